@@ -1,0 +1,49 @@
+# govmail — the front door. `make lab` runs the main job, `make test` runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed
+ACCOUNTS  ?= accounts
+
+.PHONY: help venv lint test test-unit test-integration lab lab-down bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+# The venv is rebuilt only when the dependency pins change.
+$(STAMP): pyproject.toml bin/bootstrap-host
+	bin/bootstrap-host python
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)  ## create .venv with every pinned dependency
+
+lint: $(STAMP)  ## ruff, yamllint, ansible-lint (production profile)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production
+
+test-unit: $(STAMP)  ## pure-Python tests of the engine, CLI and filters
+	$(BIN)/pytest -m 'not integration' tests/unit
+
+test-integration: $(STAMP)  ## tests that run real programs
+	$(BIN)/pytest -m integration tests/integration
+
+test: lint test-unit test-integration  ## everything CI runs
+
+validate: $(STAMP)  ## validate the account files
+	$(BIN)/govmail validate $(ACCOUNTS)
+
+lab: $(STAMP)  ## the main job: bring up the local lab and converge it
+	$(BIN)/govmail validate $(ACCOUNTS)
+	$(BIN)/govmail allocate $(ACCOUNTS) --check
+	$(BIN)/govmail plan $(ACCOUNTS) --format text
+
+clean:  ## remove the venv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
