@@ -1,0 +1,66 @@
+"""Plans and account lists as text, JSON, or a Markdown table for a pull-request comment."""
+
+from __future__ import annotations
+
+import json
+
+from .plan import OPERATIONS, Change, summary
+
+
+def _what(change: Change) -> str:
+    if not change.changes:
+        return change.status if change.op == "create" else ""
+    return "; ".join(f"{k}: {before!r} → {after!r}" for k, (before, after) in change.changes.items())
+
+
+def plan_text(changes: list[Change]) -> str:
+    if not changes:
+        return "No changes: the directory matches the account files."
+    s = summary(changes)
+    head = ", ".join(f"{s['by_op'][op]} {op}" for op in OPERATIONS if op in s["by_op"])
+    lines = [f"Plan: {s['total']} change(s): {head}"]
+    for c in changes:
+        what = _what(c)
+        lines.append(f"  {c.op:<8} {c.address:<40} {c.kind:<6} {c.name}" + (f"  ({what})" if what else ""))
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def plan_markdown(changes: list[Change]) -> str:
+    if not changes:
+        return "### govmail plan\n\nNo changes: the directory matches the account files.\n"
+    s = summary(changes)
+    ops = [op for op in OPERATIONS if op in s["by_op"]]
+    out = ["### govmail plan", "", f"**{s['total']} change(s)**", ""]
+    out += ["| operation | count |", "|---|---:|"] + [f"| {op} | {s['by_op'][op]} |" for op in ops] + [""]
+    per_org: dict[str, dict[str, int]] = {}
+    for c in changes:
+        row = per_org.setdefault(c.org or "(province)", {})
+        row[c.op] = row.get(c.op, 0) + 1
+    out += ["| unit | " + " | ".join(ops) + " |", "|---|" + "---:|" * len(ops)]
+    out += [
+        f"| {org} | " + " | ".join(str(row.get(op, "")) for op in ops) + " |" for org, row in sorted(per_org.items())
+    ]
+    out += ["", "| operation | address | kind | unit | name | details |", "|---|---|---|---|---|---|"]
+    for c in changes:
+        unit = "/".join(p for p in (c.org, c.unit) if p)
+        cells = (c.op, f"`{c.address}`", c.kind, unit, c.name, _what(c))
+        out.append("| " + " | ".join(_cell(v) for v in cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def plan_json(changes: list[Change]) -> str:
+    return json.dumps(
+        {"summary": summary(changes), "changes": [c.as_dict() for c in changes]}, ensure_ascii=False, indent=2
+    )
+
+
+def accounts_text(accounts: list[dict]) -> str:
+    rows = []
+    for a in accounts:
+        unit = "/".join(p for p in (a["org"], a["unit"]) if p)
+        rows.append(f"{a['address']:<40} {a['kind']:<6} {a['status']:<9} {unit:<24} {a['name']}")
+    return "\n".join(rows)

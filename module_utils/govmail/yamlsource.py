@@ -1,0 +1,108 @@
+"""YAML files read with a line number for every field, and duplicate keys caught.
+
+PyYAML's composer gives each node its position; we build plain Python data from
+the nodes ourselves so that every value keeps the line it came from. Dates become
+ISO strings (the files are text; the schema checks their shape).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .problems import Problem, field_name
+
+
+@dataclass
+class Source:
+    """One parsed file: its data, the line of every field, and the nodes behind them."""
+
+    path: str
+    text: str
+    data: object = None
+    lines: dict[tuple, int] = field(default_factory=dict)
+    nodes: dict[tuple, yaml.Node] = field(default_factory=dict)
+
+    def line_of(self, path: tuple) -> int:
+        """Line of the field at ``path``, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return 1
+
+    def problem(self, path: tuple, message: str) -> Problem:
+        return Problem(self.path, self.line_of(path), field_name(path), message)
+
+
+class _Composer(yaml.SafeLoader):
+    """A SafeLoader used only to compose nodes and construct scalars."""
+
+
+def _scalar(loader: _Composer, node: yaml.ScalarNode) -> object:
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def _build(loader, src: Source, node: yaml.Node, path: tuple, problems: list[Problem]) -> object:
+    src.nodes[path] = node
+    if isinstance(node, yaml.MappingNode):
+        out: dict = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(
+                    Problem(src.path, key_node.start_mark.line + 1, field_name(path), "keys must be plain words")
+                )
+                continue
+            key = str(_scalar(loader, key_node))
+            child = (*path, key)
+            line = key_node.start_mark.line + 1
+            if key in out:
+                problems.append(
+                    Problem(src.path, line, field_name(child), f"duplicate key (first on line {src.lines[child]})")
+                )
+                continue
+            src.lines[child] = line
+            out[key] = _build(loader, src, value_node, child, problems)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item_node in enumerate(node.value):
+            child = (*path, index)
+            src.lines[child] = item_node.start_mark.line + 1
+            items.append(_build(loader, src, item_node, child, problems))
+        return items
+    return _scalar(loader, node)
+
+
+def parse(path: str | Path, text: str | None = None) -> tuple[Source, list[Problem]]:
+    """Parse one file. Problems are syntax errors and duplicate keys; data is None on a syntax error."""
+    path = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            return Source(path, ""), [Problem(path, 1, "", f"is not UTF-8 text ({exc.reason} at byte {exc.start})")]
+    src = Source(path, text)
+    loader = _Composer(text)
+    problems: list[Problem] = []
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            src.lines[()] = node.start_mark.line + 1
+            src.data = _build(loader, src, node, (), problems)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        return Source(path, text), [Problem(path, line, "", f"YAML syntax error: {exc.problem or exc.context}")]
+    except yaml.YAMLError as exc:
+        return Source(path, text), [Problem(path, 1, "", f"YAML error: {exc}")]
+    finally:
+        loader.dispose()
+    return src, problems
