@@ -26,6 +26,7 @@ _TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
 _LETTER_MARKS = _TONES | frozenset("\u0302\u0306\u031b")
 
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
+_PIECE_SEPARATORS = re.compile("[" + re.escape("".join(sorted(_DROPPED))) + "]")
 
 
 class InvalidName(ValueError):
@@ -74,11 +75,13 @@ def check_person_name(name: str) -> None:
                 f"word {word!r} has characters outside the Vietnamese alphabet: {shown}"
                 " (legacy TCVN3/VNI text must be converted to Unicode first)"
             )
-        # Proper names are capitalised on the first letter only; a capital after a
-        # small letter (NguyÔn) is the signature of a mis-decoded legacy font.
-        if any(a.islower() and b.isupper() for a, b in itertools.pairwise(letters)):
-            raise InvalidName(f"word {word!r} mixes case inside the word (legacy-encoded text?)")
-        tones = sum(1 for ch in unicodedata.normalize("NFD", letters) if ch in _TONES)
+    for word in parts:
+        # Each piece between apostrophes/hyphens is capitalised on its first letter only;
+        # a capital after a small letter (NguyÔn) is the signature of a mis-decoded legacy font.
+        for piece in _PIECE_SEPARATORS.split(word):
+            if any(a.islower() and b.isupper() for a, b in itertools.pairwise(piece)):
+                raise InvalidName(f"word {word!r} mixes case inside the word (legacy-encoded text?)")
+        tones = sum(1 for ch in unicodedata.normalize("NFD", word) if ch in _TONES)
         if tones > 1:
             raise InvalidName(f"word {word!r} carries {tones} tone marks; a syllable has at most one")
 

@@ -100,7 +100,10 @@ def parse(path: str | Path, text: str | None = None) -> tuple[Source, list[Probl
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        return Source(path, text), [Problem(path, line, "", f"YAML syntax error: {exc.problem or exc.context}")]
+        message = f"YAML syntax error: {exc.problem or exc.context}"
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            message += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
+        return Source(path, text), [Problem(path, line, "", message)]
     except yaml.YAMLError as exc:
         return Source(path, text), [Problem(path, 1, "", f"YAML error: {exc}")]
     finally:
