@@ -7,6 +7,8 @@ PY        := $(VENV)/bin/python
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 ACCOUNTS  ?= accounts
+# Tools installed in the venv (ansible-playbook, molecule …) find each other on PATH.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: help venv lint test test-unit test-integration lab lab-down bench clean
 

@@ -86,7 +86,7 @@ def parse(path: str | Path, text: str | None = None) -> tuple[Source, list[Probl
     path = str(path)
     if text is None:
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = Path(path).read_bytes().decode("utf-8")  # keep CRLF: the writer preserves bytes
         except UnicodeDecodeError as exc:
             return Source(path, ""), [Problem(path, 1, "", f"is not UTF-8 text ({exc.reason} at byte {exc.start})")]
     src = Source(path, text)

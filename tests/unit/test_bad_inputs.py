@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from govmail.cli import main
 from helpers import PROVINCE, snapshot, write_tree
 

@@ -3,6 +3,7 @@
 import unicodedata
 
 import pytest
+
 from govmail.names import InvalidName, check_person_name, person_base, vn_slug
 
 

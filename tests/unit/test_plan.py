@@ -1,0 +1,86 @@
+"""Plans: every operation, read against a directory state given as plain dicts."""
+
+from govmail.addresses import Account
+from govmail.plan import plan, summary
+from govmail.render import plan_json, plan_markdown, plan_text
+
+
+def acct(address, **kw):
+    base = {"kind": "person", "org": "skhcn", "unit": "ppc", "name": "Lê Na", "title": "CV"}
+    return Account(address, **{**base, **kw})
+
+
+def test_against_an_empty_directory_everything_live_is_a_create():
+    desired = [
+        acct("a@x"),
+        acct("b@x", status="suspended", reason="inactive", since="2026-01-01"),
+        acct("c@x", status="revoked", reason="retired", since="2026-01-01"),
+    ]
+    changes = plan(desired, [])
+    assert [(c.op, c.address, c.status) for c in changes] == [
+        ("create", "a@x", "active"),
+        ("create", "b@x", "suspended"),
+    ]
+
+
+def test_each_operation_against_a_live_state():
+    current = [
+        acct("same@x").as_dict(),
+        acct("info@x").as_dict(),
+        acct("moved@x").as_dict(),
+        acct("reset@x", reset="1").as_dict(),
+        acct("susp@x").as_dict(),
+        acct("rest@x", status="suspended").as_dict(),
+        acct("rev@x").as_dict(),
+        acct("gone@x").as_dict(),
+        acct("old@x", status="revoked").as_dict(),
+    ]
+    desired = [
+        acct("same@x"),
+        acct("info@x", title="Trưởng phòng", aliases=["i2@x"]),
+        acct("moved@x", org="syt", unit=None),
+        acct("reset@x", reset="2"),
+        acct("susp@x", status="suspended", reason="compromised", since="2026-11-01"),
+        acct("rest@x"),
+        acct("rev@x", status="revoked", reason="retired", since="2026-11-01"),
+        acct("old@x", status="revoked"),
+    ]
+    changes = plan(desired, current)
+    assert [(c.op, c.address) for c in changes] == [
+        ("update", "info@x"),
+        ("move", "moved@x"),
+        ("reset", "reset@x"),
+        ("suspend", "susp@x"),
+        ("restore", "rest@x"),
+        ("revoke", "rev@x"),
+        ("drift", "gone@x"),
+    ]
+    by = {c.address: c for c in changes}
+    assert by["info@x"].changes == {"title": ["CV", "Trưởng phòng"], "aliases": [[], ["i2@x"]]}
+    assert by["moved@x"].changes == {"org": ["skhcn", "syt"], "unit": ["ppc", None]}
+    assert by["susp@x"].reason == "compromised"
+    assert summary(changes)["by_op"] == {
+        "update": 1,
+        "move": 1,
+        "reset": 1,
+        "suspend": 1,
+        "restore": 1,
+        "revoke": 1,
+        "drift": 1,
+    }
+
+
+def test_a_reset_on_a_suspended_account_waits_for_restore():
+    current = [acct("s@x", status="suspended", reset="1").as_dict()]
+    desired = [acct("s@x", status="suspended", reset="2", reason="inactive", since="2026-01-01")]
+    assert plan(desired, current) == []
+
+
+def test_renderings_carry_the_same_rows():
+    changes = plan([acct("a@x", name="Lê | Na"), acct("b@x", org="syt")], [])
+    assert plan_text(changes).splitlines()[0] == "Plan: 2 change(s): 2 create"
+    md = plan_markdown(changes)
+    assert "| create | `a@x` | person | skhcn/ppc | Lê \\| Na | active |" in md
+    assert "| skhcn | 1 |" in md and "| syt | 1 |" in md
+    assert '"total": 2' in plan_json(changes)
+    assert plan_text([]) == "No changes: the directory matches the account files."
