@@ -1,6 +1,7 @@
 """`.venv/bin/govmail` (the installed console script) works from the repository root on the sample tree."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,20 @@ def test_usage_error_exits_2():
     result = _govmail("plan", "--format", "pdf")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_the_readme_tour(tmp_path):
+    """The README's five-minute tour, step by step, on a copy of the sample tree."""
+    shutil.copytree(REPO / "accounts", tmp_path / "accounts")
+    shutil.copytree(REPO / "data", tmp_path / "data")
+    unit_file = tmp_path / "accounts/departments/skhcn.yaml"
+    unit_file.write_text(
+        unit_file.read_text(encoding="utf-8") + "  - name: Trần Thị Mai\n    title: Chuyên viên\n    unit: ppc\n",
+        encoding="utf-8",
+    )
+    tree = str(tmp_path / "accounts")
+    assert _govmail("validate", tree).returncode == 0
+    assert _govmail("allocate", tree).returncode == 0
+    assert unit_file.read_text(encoding="utf-8").endswith("    unit: ppc\n    address: ttmai@khanhhoa.gov.vn\n")
+    plan = _govmail("plan", tree, "--format", "markdown").stdout
+    assert "| create | `ttmai@khanhhoa.gov.vn` | person | skhcn/ppc | Trần Thị Mai | active |" in plan
