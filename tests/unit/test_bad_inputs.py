@@ -19,7 +19,7 @@ CASES = [
         "yaml-syntax",
         {F: HEAD + "people:\n  - name: [unclosed\n"},
         None,
-        f"{F}:4: YAML syntax error: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence that starts on line 3)",
+        f"{F}:4: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence that starts on line 3)",
     ),
     (
         "duplicate-key",
