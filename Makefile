@@ -34,7 +34,8 @@ lint: $(STAMP)  ## ruff, yamllint, ansible-lint (production profile)
 test-unit: $(STAMP)  ## pure-Python tests of the engine, CLI and filters
 	$(BIN)/pytest -m 'not integration' tests/unit
 
-test-integration: $(STAMP)  ## tests that run real programs
+test-integration: $(STAMP)  ## tests that run real programs (a throwaway slapd, ansible-playbook)
+	bin/bootstrap-host slapd
 	$(BIN)/pytest -m integration tests/integration
 
 test: lint test-unit test-integration  ## everything CI runs

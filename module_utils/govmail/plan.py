@@ -11,9 +11,13 @@ from dataclasses import asdict, dataclass, field
 
 from .addresses import Account
 
+# Reset token of an entry whose new password was never delivered (directory.UNDELIVERED).
+UNDELIVERED = "!undelivered"
+
 # Operation names, in the order a reviewer reads them and an apply runs them.
 OPERATIONS = ("create", "update", "move", "reset", "suspend", "restore", "revoke", "drift")
 INFO_FIELDS = ("name", "title", "unit", "aliases")
+STATE_FIELDS = ("reason", "since")  # compared when the status itself does not change
 
 
 @dataclass
@@ -71,16 +75,22 @@ def plan(desired: list[Account], current: list[dict]) -> list[Change]:
                 add("create", want)
             continue
         if cur.get("status") == "revoked":
+            if not cur.get("in_revoked_tree", True):
+                add("revoke", want, changes={"tree": ["accounts", "revoked"]}, reason=want.get("reason"))
             continue  # archived for good; a revoked address is never brought back
-        if cur.get("org") != want["org"]:
+        moved = cur.get("org") != want["org"]
+        if moved:
             add("move", want, changes={"org": [cur.get("org"), want["org"]], "unit": [cur.get("unit"), want["unit"]]})
-        diff = {k: [_norm(cur, k), _norm(want, k)] for k in INFO_FIELDS if _norm(cur, k) != _norm(want, k)}
-        if cur.get("org") != want["org"]:
+        fields = INFO_FIELDS if cur.get("status") != want["status"] else INFO_FIELDS + STATE_FIELDS
+        diff = {k: [_norm(cur, k), _norm(want, k)] for k in fields if _norm(cur, k) != _norm(want, k)}
+        if moved:
             diff.pop("unit", None)
         if diff:
             add("update", want, changes=diff)
-        if want.get("reset") and want.get("reset") != cur.get("reset") and want["status"] == "active":
-            add("reset", want, changes={"reset": [cur.get("reset"), want["reset"]]})
+        if want["status"] == "active" and (
+            cur.get("reset") == UNDELIVERED or (want.get("reset") and want.get("reset") != cur.get("reset"))
+        ):
+            add("reset", want, changes={"reset": [cur.get("reset"), want.get("reset")]})
         op = _state_op(cur.get("status", "active"), want["status"])
         if op:
             add(op, want, changes={"status": [cur.get("status"), want["status"]]}, reason=want.get("reason"))

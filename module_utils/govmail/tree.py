@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
 from .model import COMMUNE_KINDS, Org, Person, Province, Tree, Unit
 from .problems import Problem
+from .schemas import SCHEMAS
 from .yamlsource import Source, parse
 
 PROVINCE_FILE = "province.yaml"
@@ -55,10 +54,9 @@ _PATTERN_HINTS = {
 }
 
 
-@cache
 def schema(name: str) -> dict:
-    """The JSON Schema shipped with the package: ``org`` or ``province``."""
-    return json.loads(resources.files(__package__).joinpath(f"schema/{name}.schema.json").read_text("utf-8"))
+    """The JSON Schema of a file kind: ``org`` or ``province``."""
+    return SCHEMAS[name]
 
 
 @cache

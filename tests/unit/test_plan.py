@@ -71,7 +71,7 @@ def test_each_operation_against_a_live_state():
 
 
 def test_a_reset_on_a_suspended_account_waits_for_restore():
-    current = [acct("s@x", status="suspended", reset="1").as_dict()]
+    current = [acct("s@x", status="suspended", reset="1", reason="inactive", since="2026-01-01").as_dict()]
     desired = [acct("s@x", status="suspended", reset="2", reason="inactive", since="2026-01-01")]
     assert plan(desired, current) == []
 
@@ -84,3 +84,23 @@ def test_renderings_carry_the_same_rows():
     assert "| skhcn | 1 |" in md and "| syt | 1 |" in md
     assert '"total": 2' in plan_json(changes)
     assert plan_text([]) == "No changes: the directory matches the account files."
+
+
+def test_reason_change_without_status_change_is_an_update():
+    current = [acct("s@x", status="suspended", reason="inactive", since="2026-01-01").as_dict()]
+    desired = [acct("s@x", status="suspended", reason="compromised phishing", since="2026-02-01")]
+    [change] = plan(desired, current)
+    assert change.op == "update"
+    assert change.changes == {"reason": ["inactive", "compromised phishing"], "since": ["2026-01-01", "2026-02-01"]}
+
+
+def test_undelivered_initial_password_is_issued_again():
+    current = [acct("a@x", reset="!undelivered").as_dict()]
+    [change] = plan([acct("a@x")], current)
+    assert (change.op, change.changes) == ("reset", {"reset": ["!undelivered", None]})
+
+
+def test_revoked_entry_left_in_the_live_tree_is_moved_on_the_next_run():
+    current = [{**acct("r@x", status="revoked").as_dict(), "in_revoked_tree": False}]
+    [change] = plan([acct("r@x", status="revoked", reason="retired", since="2026-01-01")], current)
+    assert change.op == "revoke"

@@ -1,0 +1,159 @@
+"""Apply a plan to the directory: guards first, then every change, one entry's failure isolated from the rest."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ldap3 import MODIFY_REPLACE
+
+from . import passwords
+from .addresses import Account
+from .directory import OBJECT_CLASSES, Layout, entry_attributes, new_entry
+from .plan import UNDELIVERED, Change
+
+REMOVING = ("revoke", "drift")
+
+
+class GuardTripped(Exception):
+    """The plan removes more than the configured limits; nothing was written."""
+
+
+@dataclass
+class Guards:
+    """peribolos' --maximum-removal-delta, per unit and in total."""
+
+    max_removals: int = 10
+    max_removal_share: float = 0.25
+    override: bool = False
+
+    def check(self, changes: list[Change], current: list[dict], remove_drift: bool) -> None:
+        if self.override:
+            return
+        removing = [c for c in changes if c.op == "revoke" or (c.op == "drift" and remove_drift)]
+        problems = []
+        if len(removing) > self.max_removals:
+            problems.append(f"{len(removing)} accounts would be revoked or removed (limit {self.max_removals})")
+        live = Counter(a.get("org") for a in current if a.get("status") != "revoked")
+        for org, count in sorted(Counter(c.org for c in removing).items(), key=lambda kv: str(kv[0])):
+            total = live.get(org, 0)
+            # A unit with one or two accounts may lose them; the share limit protects larger units.
+            if count > 2 and total and count / total > self.max_removal_share:
+                problems.append(
+                    f"{org}: {count} of its {total} accounts would go"
+                    f" ({count / total:.0%} > {self.max_removal_share:.0%})"
+                )
+        if problems:
+            raise GuardTripped(
+                "removal guard: " + "; ".join(problems) + ". Nothing was written; check the plan, then rerun with "
+                "the override (allow_large_removals / --allow-large-removals) if it is intended."
+            )
+
+
+@dataclass
+class Outcome:
+    change: Change
+    ok: bool
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {**self.change.as_dict(), "result": "ok" if self.ok else "failed", "error": self.error}
+
+
+@dataclass
+class Issued:
+    """A password that must reach its unit: held in memory only, never returned or logged."""
+
+    account: Account
+    password: str = field(repr=False)
+
+
+class DirectoryWriter:
+    """The write operations, each one LDAP request (or two) on one entry."""
+
+    def __init__(self, conn, layout: Layout):
+        self.conn = conn
+        self.layout = layout
+
+    def _check(self, ok: bool, what: str) -> None:
+        if not ok:
+            result = self.conn.result or {}
+            raise RuntimeError(f"{what}: {result.get('description')} {result.get('message') or ''}".strip())
+
+    def create(self, account: Account, password: str) -> None:
+        attrs = new_entry(account)
+        attrs.update(userPassword=[password], pwdReset=["TRUE"], govmailResetToken=[UNDELIVERED])
+        dn = self.layout.dn(account.address)
+        self._check(self.conn.add(dn, OBJECT_CLASSES, attrs), f"add {dn}")
+
+    def update(self, account: Account, dn: str) -> None:
+        attrs = entry_attributes(account)
+        self._check(self.conn.modify(dn, {k: [(MODIFY_REPLACE, v)] for k, v in attrs.items()}), f"modify {dn}")
+
+    def reset(self, dn: str, password: str) -> None:
+        changes = {"userPassword": [(MODIFY_REPLACE, [password])], "pwdReset": [(MODIFY_REPLACE, ["TRUE"])]}
+        changes["govmailResetToken"] = [(MODIFY_REPLACE, [UNDELIVERED])]
+        self._check(self.conn.modify(dn, changes), f"reset {dn}")
+
+    def delivered(self, dn: str, token: str | None) -> None:
+        self._check(
+            self.conn.modify(dn, {"govmailResetToken": [(MODIFY_REPLACE, [token] if token else [])]}), f"token {dn}"
+        )
+
+    def revoke(self, account: Account, dn: str) -> None:
+        self.update(account, dn)
+        target = self.layout.dn(account.address, revoked=True)
+        if dn.lower() != target.lower():
+            rdn, _, _ = dn.partition(",")
+            self._check(self.conn.modify_dn(dn, rdn, new_superior=self.layout.revoked_dn), f"move {dn} to ou=revoked")
+
+
+def apply(
+    changes: list[Change],
+    desired: dict[str, Account],
+    current: dict[str, dict],
+    writer: DirectoryWriter,
+    *,
+    archives: dict[str, dict],
+    remove_drift: bool = False,
+    new_password: Callable[[], str] | None = None,
+) -> tuple[list[Outcome], list[Issued]]:
+    """Carry out every change. A refused change is recorded and the others go on."""
+    new_password = new_password or passwords.generate
+    outcomes: list[Outcome] = []
+    issued: list[Issued] = []
+    for change in changes:
+        account = desired.get(change.address)
+        cur = current.get(change.address)
+        dn = cur["dn"] if cur else writer.layout.dn(change.address)
+        try:
+            if change.op == "create":
+                password = new_password()
+                writer.create(account, password)
+                issued.append(Issued(account, password))
+            elif change.op in ("update", "move", "suspend", "restore"):
+                writer.update(account, dn)
+            elif change.op == "reset":
+                password = new_password()
+                writer.reset(dn, password)
+                issued.append(Issued(account, password))
+            elif change.op == "revoke" or (change.op == "drift" and remove_drift):
+                archive = archives.get(change.address)
+                if not (archive and archive.get("verified")):
+                    raise RuntimeError("no verified mailbox archive for this address: nothing was revoked")
+                target = account or _revoked_placeholder(cur)
+                writer.revoke(target, dn)
+            else:
+                continue  # drift is reported, never touched without remove_drift
+        except Exception as exc:  # one refused entry must not stop the others
+            outcomes.append(Outcome(change, False, str(exc)))
+        else:
+            outcomes.append(Outcome(change, True))
+    return outcomes, issued
+
+
+def _revoked_placeholder(cur: dict) -> Account:
+    """An undeclared (drift) entry being removed keeps what it had, with state revoked."""
+    keys = ("address", "kind", "org", "unit", "name", "title", "aliases")
+    return Account(**{k: cur.get(k) for k in keys}, status="revoked", reason="other: removed as drift")

@@ -1,0 +1,187 @@
+"""One convergence run: files → plan → guards → writes → password delivery → apply report.
+
+Everything the Ansible module and the CLI share; neither holds logic of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import notify
+from .addresses import accounts, allocate
+from .converge import DirectoryWriter, Guards, apply
+from .directory import Layout, read_managed
+from .ldap_client import connect
+from .plan import plan, summary
+from .problems import InvalidTree, Problem
+from .rules import load_valid
+
+REPORT_FORMAT = "govmail-apply/1"
+
+
+class NotAllocated(InvalidTree):
+    """Some entries have no address: the files in Git must carry every address before an apply."""
+
+
+@dataclass
+class Delivery:
+    smtp: notify.SmtpChannel | None = None
+    age_recipients: list[str] = field(default_factory=list)
+    age_dir: str | None = None
+    web_url: str = "https://mail.khanhhoa.gov.vn/password"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.smtp or self.age_recipients)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def load_for_apply(accounts_dir: str):
+    """The valid tree and its accounts; refuses a tree with unallocated entries."""
+    tree = load_valid(accounts_dir)
+    pending = allocate(tree)
+    if pending:
+        raise NotAllocated(
+            [
+                Problem(
+                    org.source.path, org.source.line_of(person.fpath), "address", "no address yet: run govmail allocate"
+                )
+                for org, person, _ in pending
+            ]
+        )
+    return tree, accounts(tree, [])
+
+
+def read_directory(ldap: dict) -> tuple[object, Layout, list[dict]]:
+    conn = connect(**ldap)
+    layout = Layout(ldap["base_dn"])
+    return conn, layout, read_managed(conn, layout)
+
+
+def converge(
+    accounts_dir: str,
+    ldap: dict,
+    *,
+    check_mode: bool = False,
+    archives: list[dict] | None = None,
+    guards: Guards | None = None,
+    remove_drift: bool = False,
+    delivery: Delivery | None = None,
+    commit: str | None = None,
+    report_path: str | None = None,
+) -> dict:
+    """Plan and (unless check_mode) apply. Returns the apply report (never a password in it)."""
+    started = _now()
+    tree, desired = load_for_apply(accounts_dir)
+    conn, layout, current = read_directory(ldap)
+    changes = plan(desired, current)
+    (guards or Guards()).check(changes, current, remove_drift)
+    delivery = delivery or Delivery()
+    needs_passwords = any(c.op in ("create", "reset") for c in changes)
+    if needs_passwords and not check_mode and not delivery.configured:
+        raise ValueError(
+            "the plan issues passwords but no delivery channel (smtp or age) is configured; nothing was written"
+        )
+
+    report = {
+        "format": REPORT_FORMAT,
+        "commit": commit,
+        "started": started,
+        "check_mode": check_mode,
+        "accounts_dir": accounts_dir,
+        "directory": ldap.get("server_uri"),
+        "summary": summary(changes),
+        "archives": [a for a in (archives or []) if a.get("address")],
+        "notified": [],
+    }
+    if check_mode:
+        report["changes"] = [
+            {**c.as_dict(), "result": "reported" if c.op == "drift" and not remove_drift else "planned", "error": None}
+            for c in changes
+        ]
+    else:
+        by_address = {a.address: a for a in desired}
+        have = {a["address"]: a for a in current}
+        writer = DirectoryWriter(conn, layout)
+        outcomes, issued = apply(
+            changes,
+            by_address,
+            have,
+            writer,
+            archives={a["address"]: a for a in report["archives"]},
+            remove_drift=remove_drift,
+        )
+        report["changes"] = [o.as_dict() for o in outcomes] + [
+            {**c.as_dict(), "result": "reported", "error": None}
+            for c in changes
+            if c.op == "drift" and not remove_drift
+        ]
+        report["notified"] = _deliver(issued, tree, desired, have, writer, delivery=delivery, report_path=report_path)
+    conn.unbind()
+    report["finished"] = _now()
+    report["failed"] = sum(1 for c in report["changes"] if c["result"] == "failed")
+    if report_path:
+        write_report(report_path, report)
+    return report
+
+
+def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_path) -> list[dict]:
+    if not issued:
+        return []
+    # A unit mailbox can receive the message only if it already exists and is active.
+    live = {a.address for a in desired if a.status == "active" and have.get(a.address, {}).get("status") == "active"}
+    batches = notify.recipients(issued, tree, live)
+    sender = delivery.smtp.sender if delivery.smtp and delivery.smtp.sender else notify.support_mailbox(tree)
+    notified, delivered = [], set()
+    if delivery.smtp:
+        for to, error in notify.send_smtp(delivery.smtp, batches, sender, delivery.web_url).items():
+            addresses = [i.account.address for i in batches[to]]
+            notified.append({"channel": "smtp", "to": to, "accounts": addresses, "error": error})
+            if error is None:
+                delivered.update(addresses)
+    if delivery.age_recipients:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        folder = Path(delivery.age_dir or (Path(report_path).parent if report_path else "."))
+        path = folder / f"initial-passwords-{stamp}.txt.age"
+        addresses = [i.account.address for i in issued]
+        try:
+            notify.write_age(path, delivery.age_recipients, batches, delivery.web_url)
+            notified.append({"channel": "age", "to": str(path), "accounts": addresses, "error": None})
+            delivered.update(addresses)
+        except Exception as exc:  # a failed channel leaves the token pending: the next run re-issues
+            notified.append({"channel": "age", "to": str(path), "accounts": addresses, "error": str(exc)})
+    for item in issued:
+        if item.account.address in delivered:
+            try:
+                writer.delivered(writer.layout.dn(item.account.address), item.account.reset)
+            except Exception:  # token stays pending: the next run issues and delivers a fresh password
+                continue
+    return notified
+
+
+def followups(report: dict) -> dict[str, list[str]]:
+    """What the mail host must do around an apply: archive before revoking, cut sessions after."""
+    removing = [
+        c["address"]
+        for c in report["changes"]
+        if c["op"] == "revoke" or (c["op"] == "drift" and c["result"] != "reported")
+    ]
+    done = [c for c in report["changes"] if c["result"] in ("ok", "planned")]
+    kick = sorted({c["address"] for c in done if c["op"] in ("suspend", "reset", "revoke", "drift")})
+    return {"revoking": sorted(set(removing)), "kick": kick}
+
+
+def write_report(path: str, report: dict) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, target)

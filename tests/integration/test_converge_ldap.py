@@ -1,0 +1,280 @@
+"""Convergence against a real slapd (the role's schema, ACLs and password policy): every directory-side operation."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+from ldap3 import MODIFY_REPLACE
+
+from govmail import converge as converge_mod
+from govmail import passwords
+from govmail.converge import Guards, GuardTripped
+from govmail.directory import Layout, read_managed
+from govmail.ldap_client import LdapError, connect
+from govmail.run import Delivery, converge, followups
+
+pytestmark = pytest.mark.integration
+
+
+def _delivery(age_key, tmp_path):
+    return Delivery(age_recipients=[age_key[1]], age_dir=str(tmp_path / "out"))
+
+
+def _decrypt(age_key, path) -> str:
+    return subprocess.run(
+        ["age", "--decrypt", "-i", str(age_key[0]), path], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _live(ldap):
+    conn = connect(**ldap)
+    return {a["address"]: a for a in read_managed(conn, Layout(ldap["base_dn"]))}
+
+
+def _edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_check_mode_plans_and_writes_nothing(tree, ldap):
+    report = converge(str(tree), ldap, check_mode=True)
+    assert report["summary"]["by_op"] == {"create": 34}
+    assert {c["result"] for c in report["changes"]} == {"planned"}
+    assert _live(ldap) == {}
+
+
+def test_create_delivers_passwords_that_work_and_never_appear_in_the_report(tree, ldap, slapd, age_key, tmp_path):
+    report_path = tmp_path / "report.json"
+    report = converge(
+        str(tree), ldap, delivery=_delivery(age_key, tmp_path), report_path=str(report_path), commit="abc123"
+    )
+    assert report["failed"] == 0
+    assert report["summary"]["by_op"] == {"create": 34}
+    live = _live(ldap)
+    assert len(live) == 34
+    assert live["nvbinh@khanhhoa.gov.vn"]["reset"] is None  # delivered: the pending token is cleared
+    [notice] = report["notified"]
+    assert notice["channel"] == "age" and notice["error"] is None
+    clear = _decrypt(age_key, notice["to"])
+    found = dict(re.findall(r"• (\S+@khanhhoa\.gov\.vn)\n.*\n    Mật khẩu khởi tạo / initial password: (\S+)", clear))
+    assert set(found) == set(live)
+    # The delivered password is the one the directory holds, and it is pending a forced change (R6.1).
+    user_dn = Layout(ldap["base_dn"]).dn("nvbinh@khanhhoa.gov.vn")
+    user = connect(server_uri=slapd.uri, bind_dn=user_dn, bind_pw=found["nvbinh@khanhhoa.gov.vn"])
+    assert user.bound
+    # Until it is changed, ppolicy lets the user do nothing else: not even read their own entry.
+    user.search(user_dn, "(objectClass=*)", attributes=["cn"])
+    assert user.entries == []
+    root = connect(server_uri=slapd.ldapi)
+    root.search(user_dn, "(objectClass=*)", attributes=["pwdReset"])
+    assert root.entries[0].pwdReset.value == "TRUE"
+    for password in found.values():
+        assert not passwords.quality_problems(password)
+    written = report_path.read_text(encoding="utf-8")
+    assert json.loads(written)["commit"] == "abc123"
+    for password in found.values():
+        assert password not in written
+        assert password not in json.dumps(report)
+
+
+def test_second_apply_is_a_noop(tree, ldap, age_key, tmp_path):
+    converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    again = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    assert again["changes"] == []
+    assert again["notified"] == []
+
+
+def test_every_lifecycle_operation(tree, ldap, age_key, tmp_path):
+    converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    skhcn = tree / "departments/skhcn.yaml"
+    # change info; reset; suspend; revoke; and a move of Đặng Thu Hà from Sở Y tế to Sở KH&CN.
+    _edit(skhcn, "    title: Trưởng phòng\n", "    title: Phó Giám đốc\n    reset: '2026-11-20'\n")
+    _edit(
+        skhcn,
+        "    address: nvhung.skhcn@khanhhoa.gov.vn\n",
+        "    address: nvhung.skhcn@khanhhoa.gov.vn\n    status: suspended\n    reason: compromised mật khẩu lộ\n    since: 2026-11-25\n",
+    )
+    _edit(
+        skhcn,
+        "    address: pqhuy@khanhhoa.gov.vn\n",
+        "    address: pqhuy@khanhhoa.gov.vn\n    status: revoked\n    reason: retired\n    since: 2026-11-26\n",
+    )
+    syt = tree / "departments/syt.yaml"
+    _edit(
+        syt,
+        "  - name: Đặng Thu Hà\n    title: Trưởng phòng Tổ chức – Tài chính\n    unit: ttytkvprtc/ptctc\n    address: dtha@khanhhoa.gov.vn\n",
+        "",
+    )
+    skhcn.write_text(
+        skhcn.read_text(encoding="utf-8")
+        + "  - name: Đặng Thu Hà\n    title: Chuyên viên\n    unit: ppc\n    address: dtha@khanhhoa.gov.vn\n",
+        encoding="utf-8",
+    )
+
+    plan = converge(str(tree), ldap, check_mode=True)
+    ops = sorted((c["op"], c["address"]) for c in plan["changes"])
+    assert ops == [
+        ("move", "dtha@khanhhoa.gov.vn"),
+        ("reset", "nvbinh@khanhhoa.gov.vn"),
+        ("revoke", "pqhuy@khanhhoa.gov.vn"),
+        ("suspend", "nvhung.skhcn@khanhhoa.gov.vn"),
+        ("update", "dtha@khanhhoa.gov.vn"),
+        ("update", "nvbinh@khanhhoa.gov.vn"),
+    ]
+    assert followups(plan) == {
+        "revoking": ["pqhuy@khanhhoa.gov.vn"],
+        "kick": ["nvbinh@khanhhoa.gov.vn", "nvhung.skhcn@khanhhoa.gov.vn", "pqhuy@khanhhoa.gov.vn"],
+    }
+    move = next(c for c in plan["changes"] if c["op"] == "move")
+    assert move["changes"] == {"org": ["syt", "skhcn"], "unit": ["ttytkvprtc/ptctc", "ppc"]}
+
+    # Without a verified archive the revoke is refused; everything else is applied.
+    report = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    [failed] = [c for c in report["changes"] if c["result"] == "failed"]
+    assert failed["address"] == "pqhuy@khanhhoa.gov.vn" and "no verified mailbox archive" in failed["error"]
+    live = _live(ldap)
+    assert live["pqhuy@khanhhoa.gov.vn"]["status"] == "active"
+    assert live["nvhung.skhcn@khanhhoa.gov.vn"]["status"] == "suspended"
+    assert live["nvhung.skhcn@khanhhoa.gov.vn"]["reason"] == "compromised mật khẩu lộ"
+    assert live["nvhung.skhcn@khanhhoa.gov.vn"]["since"] == "2026-11-25"
+    assert live["nvbinh@khanhhoa.gov.vn"]["title"] == "Phó Giám đốc"
+    assert live["nvbinh@khanhhoa.gov.vn"]["reset"] == "2026-11-20"
+    assert (live["dtha@khanhhoa.gov.vn"]["org"], live["dtha@khanhhoa.gov.vn"]["unit"]) == ("skhcn", "ppc")
+
+    archive = {"address": "pqhuy@khanhhoa.gov.vn", "path": "/x.tar.gz", "sha256": "0" * 64, "verified": True}
+    report = converge(str(tree), ldap, archives=[archive])
+    assert [(c["op"], c["result"]) for c in report["changes"]] == [("revoke", "ok")]
+    assert report["archives"] == [archive]
+    live = _live(ldap)
+    assert live["pqhuy@khanhhoa.gov.vn"]["status"] == "revoked"
+    assert live["pqhuy@khanhhoa.gov.vn"]["dn"].startswith("uid=pqhuy,ou=revoked,")
+
+    # Restore (R8.3) and nothing left to do.
+    _edit(skhcn, "    status: suspended\n    reason: compromised mật khẩu lộ\n    since: 2026-11-25\n", "")
+    report = converge(str(tree), ldap)
+    assert [(c["op"], c["address"]) for c in report["changes"]] == [("restore", "nvhung.skhcn@khanhhoa.gov.vn")]
+    assert converge(str(tree), ldap)["changes"] == []
+
+
+def test_removal_guard_stops_before_any_write(tree, ldap, age_key, tmp_path):
+    converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    ninhphuoc = tree / "communes/ninhphuoc.yaml"
+    text = ninhphuoc.read_text(encoding="utf-8")
+    text = re.sub(
+        r"(    address: \S+\n)", r"\1    status: revoked\n    reason: resigned\n    since: 2026-11-01\n", text
+    )
+    ninhphuoc.write_text(text, encoding="utf-8")
+    before = _live(ldap)
+    with pytest.raises(GuardTripped, match=r"ninhphuoc: 3 of its 6 accounts would go \(50% > 25%\)"):
+        converge(str(tree), ldap, guards=Guards(max_removals=10, max_removal_share=0.25))
+    with pytest.raises(GuardTripped, match=r"3 accounts would be revoked or removed \(limit 2\)"):
+        converge(str(tree), ldap, guards=Guards(max_removals=2, max_removal_share=1.0))
+    assert _live(ldap) == before
+    archives = [
+        {"address": a, "verified": True}
+        for a in ("nvhung@khanhhoa.gov.vn", "hdanh@khanhhoa.gov.vn", "ttlan@khanhhoa.gov.vn")
+    ]
+    report = converge(str(tree), ldap, guards=Guards(override=True), archives=archives)
+    assert sorted(c["address"] for c in report["changes"] if c["result"] == "ok") == sorted(
+        a["address"] for a in archives
+    )
+
+
+def test_drift_is_reported_and_untouched_unless_asked(tree, ldap, slapd, age_key, tmp_path):
+    converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    root = connect(server_uri=slapd.ldapi)
+    layout = Layout(slapd.suffix)
+    root.add(
+        layout.dn("lost@khanhhoa.gov.vn"),
+        ["inetOrgPerson", "govmailAccount"],
+        {
+            "cn": "Lost",
+            "sn": "Lost",
+            "mail": "lost@khanhhoa.gov.vn",
+            "govmailState": "active",
+            "govmailManaged": "TRUE",
+        },
+    )
+    root.add(
+        layout.dn("legacy@khanhhoa.gov.vn"),
+        ["inetOrgPerson"],
+        {"cn": "Legacy", "sn": "L", "mail": "legacy@khanhhoa.gov.vn"},
+    )
+    report = converge(str(tree), ldap)
+    assert [(c["op"], c["address"], c["result"]) for c in report["changes"]] == [
+        ("drift", "lost@khanhhoa.gov.vn", "reported")
+    ]
+    assert followups(report)["revoking"] == []
+    assert _live(ldap)["lost@khanhhoa.gov.vn"]["status"] == "active"
+    report = converge(
+        str(tree), ldap, remove_drift=True, archives=[{"address": "lost@khanhhoa.gov.vn", "verified": True}]
+    )
+    assert [(c["op"], c["result"]) for c in report["changes"]] == [("drift", "ok")]
+    assert _live(ldap)["lost@khanhhoa.gov.vn"]["status"] == "revoked"
+    # The unmanaged entry was never read as govmail's, and is still there, unchanged.
+    root.search(layout.dn("legacy@khanhhoa.gov.vn"), "(objectClass=*)", attributes=["cn"])
+    assert root.entries[0].cn.value == "Legacy"
+
+
+def test_a_refused_entry_does_not_stop_the_others(tree, ldap, slapd, age_key, tmp_path):
+    # An unmanaged entry already holds ttlan@'s address: that create is refused by the unique overlay.
+    root = connect(server_uri=slapd.ldapi)
+    root.add(
+        f"uid=old-ttlan,ou=accounts,{slapd.suffix}",
+        ["inetOrgPerson"],
+        {"cn": "Trần Thị Lan (cũ)", "sn": "Trần", "uid": "old-ttlan", "mail": "ttlan@khanhhoa.gov.vn"},
+    )
+    report = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    failed = [c for c in report["changes"] if c["result"] == "failed"]
+    assert [c["address"] for c in failed] == ["ttlan@khanhhoa.gov.vn"]
+    assert "constraintViolation" in failed[0]["error"]
+    assert len(_live(ldap)) == 33
+
+
+def test_killed_server_mid_apply_then_rerun_converges_exactly(tree, ldap, slapd, age_key, tmp_path, monkeypatch):
+    issued = []
+    real_generate = passwords.generate
+
+    def dying_generator():
+        issued.append(1)
+        if len(issued) == 11:
+            slapd.kill()  # the directory dies after ten accounts were created
+        return real_generate()
+
+    monkeypatch.setattr(converge_mod.passwords, "generate", dying_generator)
+    report = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    ok = [c for c in report["changes"] if c["result"] == "ok"]
+    assert len(ok) == 10 and report["failed"] == 24
+    monkeypatch.undo()
+
+    slapd.restart()
+    with pytest.raises(LdapError):
+        converge(str(tree), {**ldap, "bind_pw": "wrong"})
+    report = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    ops = {c["op"] for c in report["changes"]}
+    assert report["failed"] == 0
+    # The ten created before the crash never had their password delivered: they get a fresh one.
+    assert sorted(c["op"] for c in report["changes"]).count("reset") == 10
+    assert ops == {"create", "reset"}
+    live = _live(ldap)
+    assert len(live) == 34 and all(a["reset"] is None for a in live.values())
+    assert converge(str(tree), ldap)["changes"] == []
+
+
+def test_user_cannot_set_a_weak_password_but_provisioner_cannot_read_passwords_back(
+    tree, ldap, slapd, age_key, tmp_path
+):
+    report = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    clear = _decrypt(age_key, report["notified"][0]["to"])
+    password = re.search(r"nvbinh@khanhhoa\.gov\.vn\n.*\n.*password: (\S+)", clear)[1]
+    dn = Layout(slapd.suffix).dn("nvbinh@khanhhoa.gov.vn")
+    user = connect(server_uri=slapd.uri, bind_dn=dn, bind_pw=password)
+    assert not user.modify(dn, {"userPassword": [(MODIFY_REPLACE, ["abc"])]})
+    assert user.result["description"] == "constraintViolation"
+    provisioner = connect(**ldap)
+    provisioner.search(dn, "(objectClass=*)", attributes=["userPassword"])
+    assert "userPassword" not in provisioner.entries[0].entry_attributes_as_dict
