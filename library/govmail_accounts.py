@@ -167,6 +167,16 @@ notified:
   returned: always
   type: list
   elements: dict
+revoking:
+  description: Addresses the plan revokes; archive their mailboxes (M(govmail_mailbox)) before applying.
+  returned: always
+  type: list
+  elements: str
+kick:
+  description: Addresses whose sessions must be cut now (suspended, reset, revoked).
+  returned: always
+  type: list
+  elements: str
 report_path:
   description: Path of the JSON apply report, when one was written.
   returned: when report_path is set
@@ -178,7 +188,7 @@ from ansible.module_utils.govmail.converge import Guards, GuardTripped
 from ansible.module_utils.govmail.ldap_client import LdapError, ldap_argument_spec, ldap_params
 from ansible.module_utils.govmail.notify import SmtpChannel
 from ansible.module_utils.govmail.problems import InvalidTree
-from ansible.module_utils.govmail.run import Delivery, converge
+from ansible.module_utils.govmail.run import Delivery, converge, followups
 
 ARGUMENT_SPEC = {
     "accounts_dir": {"type": "path", "default": "accounts"},
@@ -262,6 +272,7 @@ def main() -> None:
         "summary": report["summary"],
         "failed": failed,
         "notified": report["notified"],
+        **followups(report),
     }
     if p["report_path"]:
         result["report_path"] = p["report_path"]

@@ -71,6 +71,8 @@ def archive(
     with tempfile.TemporaryDirectory(dir=folder, prefix=".staging-") as tmp:
         staging = Path(tmp) / address
         method = "doveadm backup" if _doveadm_copy(address, staging, doveadm) else None
+        if method and not staging.exists():
+            staging.mkdir()  # doveadm creates nothing for a mailbox that never received mail
         if method is None:
             if maildir.exists():
                 shutil.copytree(maildir, staging, symlinks=True)
@@ -111,8 +113,8 @@ def _record(address: str, path: Path, digest: str, created: bool) -> dict:
 
 def kick(addresses: list[str], doveadm: str = DOVEADM) -> list[str]:
     """Cut every IMAP/POP session of these accounts and forget their cached logins; returns who was kicked."""
-    if not addresses:
-        return []
+    if not addresses or not shutil.which(doveadm):
+        return []  # no Dovecot on this host: no sessions, no cache
     subprocess.run([doveadm, "auth", "cache", "flush", *addresses], capture_output=True, check=False)
     kicked = []
     for address in addresses:
