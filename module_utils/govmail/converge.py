@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ldap3 import MODIFY_REPLACE
+from ldap3 import BASE, MODIFY_ADD, MODIFY_REPLACE
 
 from . import passwords
 from .addresses import Account
@@ -87,6 +87,29 @@ class DirectoryWriter:
         dn = self.layout.dn(account.address)
         self._check(self.conn.add(dn, OBJECT_CLASSES, attrs), f"add {dn}")
 
+    def adopt(self, account: Account, dn: str) -> None:
+        """Take over an existing entry in place: it keeps its password and moves into ou=accounts.
+
+        Mark it first, rename it second (the old RDN value may be a ``cn`` about to change),
+        then write every attribute as for any update.
+        """
+        self.conn.search(dn, "(objectClass=*)", search_scope=BASE, attributes=["objectClass"])
+        classes = {c.lower() for e in self.conn.response or [] for c in e.get("attributes", {}).get("objectClass", [])}
+        mark = {
+            "govmailManaged": [(MODIFY_REPLACE, ["TRUE"])],
+            "govmailState": [(MODIFY_REPLACE, [account.status])],
+            "uid": [(MODIFY_REPLACE, [account.address.split("@", 1)[0]])],
+        }
+        if "govmailaccount" not in classes:  # a rerun after a half-done adoption finds it marked already
+            mark["objectClass"] = [(MODIFY_ADD, ["govmailAccount"])]
+        self._check(self.conn.modify(dn, mark), f"adopt {dn}")
+        target = self.layout.dn(account.address)
+        if dn.lower() != target.lower():
+            rdn = target.split(",", 1)[0]
+            moved = self.conn.modify_dn(dn, rdn, delete_old_dn=False, new_superior=self.layout.accounts_dn)
+            self._check(moved, f"move {dn} into {self.layout.accounts_dn}")
+        self.update(account, target)
+
     def update(self, account: Account, dn: str) -> None:
         attrs = entry_attributes(account)
         self._check(self.conn.modify(dn, {k: [(MODIFY_REPLACE, v)] for k, v in attrs.items()}), f"modify {dn}")
@@ -132,6 +155,8 @@ def apply(
                 password = new_password()
                 writer.create(account, password)
                 issued.append(Issued(account, password))
+            elif change.op == "adopt":
+                writer.adopt(account, change.changes["dn"][0])
             elif change.op in ("update", "move", "suspend", "restore"):
                 writer.update(account, dn)
             elif change.op == "reset":

@@ -118,7 +118,23 @@ def account_from_entry(dn: str, attrs: dict) -> dict:
         "aliases": sorted(attrs.get("govmailAlias") or []),
         "dn": dn,
         "in_revoked_tree": ",ou=revoked," in dn.lower(),
+        "in_live_tree": ",ou=accounts," in dn.lower(),
     }
+
+
+UNMANAGED_FILTER = "(&(mail=*)(!(govmailManaged=TRUE)))"
+
+
+def read_unmanaged(conn, layout: Layout, page_size: int = 1000) -> dict[str, str]:
+    """Address → DN of every entry with a mail address that govmail does not manage (yet)."""
+    out = {}
+    for item in conn.extend.standard.paged_search(
+        layout.suffix, UNMANAGED_FILTER, search_scope=SUBTREE, attributes=["mail"], paged_size=page_size, generator=True
+    ):
+        if item.get("type") == "searchResEntry":
+            for address in item["attributes"].get("mail") or []:
+                out[address.lower()] = item["dn"]
+    return out
 
 
 def read_managed(conn, layout: Layout, page_size: int = 1000) -> list[dict]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from . import notify
 from .addresses import accounts, allocate
 from .converge import DirectoryWriter, Guards, apply
-from .directory import Layout, read_managed
+from .directory import Layout, read_managed, read_unmanaged
 from .ldap_client import connect
 from .plan import plan, summary
 from .problems import InvalidTree, Problem
@@ -59,10 +59,11 @@ def load_for_apply(accounts_dir: str):
     return tree, accounts(tree, [])
 
 
-def read_directory(ldap: dict) -> tuple[object, Layout, list[dict]]:
+def read_directory(ldap: dict) -> tuple[object, Layout, list[dict], dict[str, str]]:
+    """One connection; the managed entries, and the addresses held by entries not managed yet."""
     conn = connect(**ldap)
     layout = Layout(ldap["base_dn"])
-    return conn, layout, read_managed(conn, layout)
+    return conn, layout, read_managed(conn, layout), read_unmanaged(conn, layout)
 
 
 def converge(
@@ -80,8 +81,8 @@ def converge(
     """Plan and (unless check_mode) apply. Returns the apply report (never a password in it)."""
     started = _now()
     tree, desired = load_for_apply(accounts_dir)
-    conn, layout, current = read_directory(ldap)
-    changes = plan(desired, current)
+    conn, layout, current, unmanaged = read_directory(ldap)
+    changes = plan(desired, current, unmanaged)
     (guards or Guards()).check(changes, current, remove_drift)
     delivery = delivery or Delivery()
     needs_passwords = any(c.op in ("create", "reset") for c in changes)

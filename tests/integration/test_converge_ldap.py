@@ -221,18 +221,59 @@ def test_drift_is_reported_and_untouched_unless_asked(tree, ldap, slapd, age_key
 
 
 def test_a_refused_entry_does_not_stop_the_others(tree, ldap, slapd, age_key, tmp_path):
-    # An unmanaged entry already holds ttlan@'s address: that create is refused by the unique overlay.
+    # A foreign entry already sits at ttlan@'s DN (with another address): that create is refused.
     root = connect(server_uri=slapd.ldapi)
-    root.add(
-        f"uid=old-ttlan,ou=accounts,{slapd.suffix}",
-        ["inetOrgPerson"],
-        {"cn": "Trần Thị Lan (cũ)", "sn": "Trần", "uid": "old-ttlan", "mail": "ttlan@khanhhoa.gov.vn"},
-    )
+    root.add(f"uid=ttlan,ou=accounts,{slapd.suffix}", ["inetOrgPerson"], {"cn": "Someone else", "sn": "Else"})
     report = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
     failed = [c for c in report["changes"] if c["result"] == "failed"]
     assert [c["address"] for c in failed] == ["ttlan@khanhhoa.gov.vn"]
-    assert "constraintViolation" in failed[0]["error"]
+    assert "entryAlreadyExists" in failed[0]["error"]
     assert len(_live(ldap)) == 33
+
+
+def test_an_existing_mailbox_is_adopted_in_place_and_keeps_its_password(tree, ldap, slapd, age_key, tmp_path):
+    root = connect(server_uri=slapd.ldapi)
+    root.add(f"ou=legacy,{slapd.suffix}", ["organizationalUnit"], {"ou": "legacy"})
+    old_dn = f"cn=Nguyen Van Binh,ou=legacy,{slapd.suffix}"
+    root.add(
+        old_dn,
+        ["inetOrgPerson"],
+        {"cn": "Nguyen Van Binh", "sn": "Nguyen", "mail": "nvbinh@khanhhoa.gov.vn", "userPassword": "Old-Pass#2024"},
+    )
+    # Taking over a legacy tree needs an identity that may read and move it: root on the directory
+    # host (SASL EXTERNAL over ldapi), as the migration runbook in docs/convergence.md says.
+    ldap = {**ldap, "server_uri": slapd.ldapi, "bind_dn": None, "bind_pw": ""}
+    plan = converge(str(tree), ldap, check_mode=True)
+    assert [c["op"] for c in plan["changes"] if c["address"] == "nvbinh@khanhhoa.gov.vn"] == ["adopt"]
+    report = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    assert [c for c in report["changes"] if c["result"] == "failed"] == []
+    entry = _live(ldap)["nvbinh@khanhhoa.gov.vn"]
+    assert entry["dn"] == f"uid=nvbinh,ou=accounts,{slapd.suffix}" and entry["name"] == "Nguyễn Văn Bình"
+    assert "nvbinh@khanhhoa.gov.vn" not in _decrypt(age_key, report["notified"][0]["to"])  # no new password
+    assert connect(server_uri=slapd.uri, bind_dn=entry["dn"], bind_pw="Old-Pass#2024").bound
+    assert converge(str(tree), ldap)["changes"] == []
+
+    # A takeover that stopped after marking the entry (before the rename) is finished by the next run.
+    root.add(
+        f"cn=Le Minh Tam,ou=legacy,{slapd.suffix}",
+        ["inetOrgPerson", "govmailAccount"],
+        {
+            "cn": "Le Minh Tam",
+            "sn": "Le",
+            "mail": "lmtam2@khanhhoa.gov.vn",
+            "govmailManaged": "TRUE",
+            "govmailState": "active",
+        },
+    )
+    suoihiep = tree / "communes/suoihiep.yaml"
+    suoihiep.write_text(
+        suoihiep.read_text(encoding="utf-8")
+        + "  - name: Lê Minh Tâm\n    title: Văn thư\n    address: lmtam2@khanhhoa.gov.vn\n",
+        encoding="utf-8",
+    )
+    report = converge(str(tree), ldap)
+    assert [(c["op"], c["result"]) for c in report["changes"]] == [("adopt", "ok")]
+    assert _live(ldap)["lmtam2@khanhhoa.gov.vn"]["dn"] == f"uid=lmtam2,ou=accounts,{slapd.suffix}"
 
 
 def test_killed_server_mid_apply_then_rerun_converges_exactly(tree, ldap, slapd, age_key, tmp_path, monkeypatch):
