@@ -73,7 +73,9 @@ class Lab:
         return ssl.create_default_context(cafile=str(self.ca))
 
     # --- LDAP ---------------------------------------------------------------------------
-    def ldap(self, user: str | None = None, password: str | None = None, tls: bool = True) -> ldap3.Connection:
+    def ldap(
+        self, user: str | None = None, password: str | None = None, tls: bool = True
+    ) -> ldap3.Connection:
         """A connection (StartTLS by default) bound as `user`, or anonymous."""
         tls_conf = ldap3.Tls(ca_certs_file=str(self.ca), validate=ssl.CERT_REQUIRED)
         server = ldap3.Server("127.0.0.1", port=self.ports[389], tls=tls_conf, get_info=ldap3.NONE)
@@ -118,7 +120,9 @@ class Lab:
 def lab() -> Lab:
     state = docker("inspect", "-f", "{{ .State.Status }}", CONTAINER, check=False)
     if state.returncode != 0 or state.stdout.strip() != "running":
-        pytest.fail(f"the lab container {CONTAINER} is not running: run `make lab-up` (make test-lab does it)")
+        pytest.fail(
+            f"the lab container {CONTAINER} is not running: run `make lab-up` (make test-lab does it)"
+        )
     ports = {}
     for port in (25, 143, 389, 587, 993):
         published = docker("port", CONTAINER, f"{port}/tcp").stdout.splitlines()[0]
@@ -192,7 +196,16 @@ class Account:
         deadline = time.monotonic() + wait
         while True:
             out = in_lab(
-                "doveadm", "fetch", "-u", self.mail, "text", "mailbox", "INBOX", "header", "Subject", subject,
+                "doveadm",
+                "fetch",
+                "-u",
+                self.mail,
+                "text",
+                "mailbox",
+                "INBOX",
+                "header",
+                "Subject",
+                subject,
                 check=False,
             )
             if out.returncode == 0 and subject in out.stdout:
@@ -258,4 +271,3 @@ def send_mx(lab: Lab, to: str, subject: str, body: str, sender: str = "sender@ex
     with lab.mx() as smtp:
         refused = smtp.sendmail(sender, [to], message.encode())
     assert refused == {}, refused
-

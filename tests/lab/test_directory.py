@@ -37,7 +37,10 @@ def test_operator_reset_forces_a_change_again(lab: Lab, make_account) -> None:
     with lab.provisioner() as conn:  # what a reset request (R7) does
         assert conn.modify(
             account.dn,
-            {"userPassword": [(ldap3.MODIFY_REPLACE, [temporary])], "pwdReset": [(ldap3.MODIFY_REPLACE, ["TRUE"])]},
+            {
+                "userPassword": [(ldap3.MODIFY_REPLACE, [temporary])],
+                "pwdReset": [(ldap3.MODIFY_REPLACE, ["TRUE"])],
+            },
         ), conn.result
     account.set_state("active")  # flushes Dovecot's cache like the engine does after a reset
     assert not account.imap_login(temporary)
@@ -120,7 +123,9 @@ def test_repeated_failures_lock_the_account(lab: Lab, make_account) -> None:
     locked = account.bind()
     assert not locked.bound and locked.result["result"] == INVALID_CREDENTIALS
     with lab.provisioner() as conn:
-        conn.search(account.dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdAccountLockedTime"])
+        conn.search(
+            account.dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdAccountLockedTime"]
+        )
         assert conn.entries[0].pwdAccountLockedTime.value is not None
 
 
