@@ -50,3 +50,22 @@ lab: $(STAMP)  ## the main job: bring up the local lab and converge it
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
+
+# --- lab (servers) ---
+# The local lab: one container with the real slapd + Postfix + Dovecot (docs/servers.md).
+.PHONY: lab-up lab-down test-lab molecule
+
+lab-up: $(STAMP)  ## start dockerd, build the image if missing, bring up and converge the lab container
+	VENV=$(VENV) bin/lab up
+
+lab-down:  ## remove the lab container
+	bin/lab down
+
+test-lab: lab-up  ## tests against the real lab servers (SMTP, IMAP, LDAP on 127.0.0.1)
+	$(BIN)/pytest -m integration tests/lab
+
+molecule: $(STAMP)  ## molecule test of the roles (docker driver, locally built image, idempotence)
+	bin/lab image
+	bin/lab tls
+	bin/lab secrets
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/molecule test

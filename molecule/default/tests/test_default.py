@@ -1,0 +1,87 @@
+"""Testinfra checks of the converged molecule host: services, listeners, modes, live settings."""
+
+from __future__ import annotations
+
+import pytest
+
+SUFFIX = "dc=khanhhoa,dc=gov,dc=vn"
+
+
+def ldap_root(host, base: str, *args: str) -> str:
+    cmd = host.run(
+        "ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -o ldif-wrap=no -b %s %s", base, " ".join(args)
+    )
+    assert cmd.rc == 0, cmd.stderr
+    return cmd.stdout
+
+
+@pytest.mark.parametrize("port", [25, 587, 143, 993, 389, 636])
+def test_listening(host, port: int) -> None:
+    assert host.socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+@pytest.mark.parametrize("process", ["slapd", "master", "dovecot"])
+def test_daemons_run(host, process: str) -> None:
+    assert host.process.filter(comm=process)
+
+
+@pytest.mark.parametrize(
+    ("path", "group", "mode"),
+    [
+        ("/etc/postfix/ldap/virtual_mailbox_maps.cf", "postfix", 0o640),
+        ("/etc/postfix/ldap/sender_login_maps.cf", "postfix", 0o640),
+        ("/etc/postfix/tls/key.pem", "root", 0o600),
+        ("/etc/dovecot/dovecot-ldap-passdb.conf.ext", "root", 0o600),
+        ("/etc/dovecot/dovecot-ldap-userdb.conf.ext", "root", 0o600),
+        ("/etc/dovecot/private/key.pem", "root", 0o600),
+        ("/etc/ldap/tls/key.pem", "openldap", 0o640),
+    ],
+)
+def test_secret_files_are_private(host, path: str, group: str, mode: int) -> None:
+    f = host.file(path)
+    assert f.exists and f.user == "root" and f.group == group and f.mode == mode
+
+
+def test_database_has_suffix_overlays_and_last_bind(host) -> None:
+    db = ldap_root(host, "olcDatabase={1}mdb,cn=config", "-s base")
+    assert f"olcSuffix: {SUFFIX}" in db
+    assert "olcLastBind: TRUE" in db
+    overlays = ldap_root(
+        host, "olcDatabase={1}mdb,cn=config", "'(objectClass=olcOverlayConfig)'", "olcOverlay"
+    )
+    assert "olcOverlay: {0}ppolicy" in overlays and "olcOverlay: {1}unique" in overlays
+
+
+def test_govmail_schema_is_loaded(host) -> None:
+    schema = ldap_root(
+        host, "cn=schema,cn=config", "'(cn=*govmail)'", "olcObjectClasses", "olcAttributeTypes"
+    )
+    for name in ("govmailAccount", "govmailState", "govmailStateSince", "govmailManaged", "govmailAlias"):
+        assert f"'{name}'" in schema
+
+
+def test_default_password_policy_matches_article_6(host) -> None:
+    policy = ldap_root(host, f"cn=default,ou=policies,{SUFFIX}", "-s base")
+    for line in ("pwdMinLength: 8", "pwdMustChange: TRUE", "pwdMaxAge: 7776000", "pwdLockout: TRUE"):
+        assert line in policy
+
+
+def test_dit_skeleton(host) -> None:
+    ous = ldap_root(host, SUFFIX, "-s one", "'(objectClass=organizationalUnit)'", "ou")
+    for ou in ("accounts", "revoked", "services", "policies"):
+        assert f"ou: {ou}" in ous
+
+
+def test_postfix_settings(host) -> None:
+    conf = host.check_output("postconf -h virtual_mailbox_maps smtpd_sender_login_maps virtual_transport")
+    assert "ldap:/etc/postfix/ldap/virtual_mailbox_maps.cf" in conf
+    assert "lmtp:unix:private/dovecot-lmtp" in conf
+    submission = host.check_output("postconf -P submission/inet")
+    assert "smtpd_tls_security_level=encrypt" in submission
+    assert "reject_sender_login_mismatch" in submission
+
+
+def test_dovecot_settings(host) -> None:
+    conf = host.check_output("doveconf -h ssl disable_plaintext_auth")
+    assert conf.split() == ["required", "yes"]
+    assert host.run("doveadm who").rc == 0  # doveadm reaches the running server
