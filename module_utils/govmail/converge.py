@@ -11,6 +11,7 @@ from ldap3 import BASE, MODIFY_ADD, MODIFY_REPLACE
 from . import passwords
 from .addresses import Account
 from .directory import OBJECT_CLASSES, Layout, entry_attributes, new_entry
+from .ldapwire import REPLACE, Pipeline, WireError, add_request, modify_request
 from .plan import UNDELIVERED, Change
 
 REMOVING = ("revoke", "drift")
@@ -70,22 +71,51 @@ class Issued:
 
 
 class DirectoryWriter:
-    """The write operations, each one LDAP request (or two) on one entry."""
+    """The write operations. Single-request ones go through the pipelined ``wire`` connection when
+    there is one (bulk speed); multi-step ones (adopt, revoke) through the ldap3 connection."""
 
-    def __init__(self, conn, layout: Layout):
+    def __init__(self, conn, layout: Layout, wire: Pipeline):
         self.conn = conn
         self.layout = layout
+        self.wire = wire
+
+    # -- single requests, pipelined -------------------------------------------------------
+    @staticmethod
+    def create_request(dn: str, account: Account, password: str) -> tuple[str, bytes]:
+        attrs = {"objectClass": OBJECT_CLASSES, **new_entry(account)}
+        attrs.update(userPassword=[password], pwdReset=["TRUE"], govmailResetToken=[UNDELIVERED])
+        return dn, add_request(dn, attrs)
+
+    @staticmethod
+    def update_request(dn: str, account: Account) -> tuple[str, bytes]:
+        return dn, modify_request(dn, {k: (REPLACE, v) for k, v in entry_attributes(account).items()})
+
+    @staticmethod
+    def reset_request(dn: str, password: str) -> tuple[str, bytes]:
+        changes = {"userPassword": (REPLACE, [password]), "pwdReset": (REPLACE, ["TRUE"])}
+        changes["govmailResetToken"] = (REPLACE, [UNDELIVERED])
+        return dn, modify_request(dn, changes)
+
+    @staticmethod
+    def token_request(dn: str, token: str | None) -> tuple[str, bytes]:
+        return dn, modify_request(dn, {"govmailResetToken": (REPLACE, [token] if token else [])})
+
+    def run(self, requests: list[tuple[object, tuple[str, bytes]]]) -> dict[object, str | None]:
+        """key → None when applied, else the reason. Every key gets an answer, even if the server dies."""
+        answers: dict[object, str | None] = {}
+        dns = {key: dn for key, (dn, _) in requests}
+        try:
+            for key, result in self.wire.run((key, request) for key, (_, request) in requests):
+                answers[key] = None if result.ok else f"{dns[key]}: {result.describe()}"
+        except (OSError, WireError) as exc:
+            for key, _ in requests:
+                answers.setdefault(key, f"the directory connection failed: {exc}")
+        return answers
 
     def _check(self, ok: bool, what: str) -> None:
         if not ok:
             result = self.conn.result or {}
             raise RuntimeError(f"{what}: {result.get('description')} {result.get('message') or ''}".strip())
-
-    def create(self, account: Account, password: str) -> None:
-        attrs = new_entry(account)
-        attrs.update(userPassword=[password], pwdReset=["TRUE"], govmailResetToken=[UNDELIVERED])
-        dn = self.layout.dn(account.address)
-        self._check(self.conn.add(dn, OBJECT_CLASSES, attrs), f"add {dn}")
 
     def adopt(self, account: Account, dn: str) -> None:
         """Take over an existing entry in place: it keeps its password and moves into ou=accounts.
@@ -114,22 +144,15 @@ class DirectoryWriter:
         attrs = entry_attributes(account)
         self._check(self.conn.modify(dn, {k: [(MODIFY_REPLACE, v)] for k, v in attrs.items()}), f"modify {dn}")
 
-    def reset(self, dn: str, password: str) -> None:
-        changes = {"userPassword": [(MODIFY_REPLACE, [password])], "pwdReset": [(MODIFY_REPLACE, ["TRUE"])]}
-        changes["govmailResetToken"] = [(MODIFY_REPLACE, [UNDELIVERED])]
-        self._check(self.conn.modify(dn, changes), f"reset {dn}")
-
-    def delivered(self, dn: str, token: str | None) -> None:
-        self._check(
-            self.conn.modify(dn, {"govmailResetToken": [(MODIFY_REPLACE, [token] if token else [])]}), f"token {dn}"
-        )
-
     def revoke(self, account: Account, dn: str) -> None:
         self.update(account, dn)
         target = self.layout.dn(account.address, revoked=True)
         if dn.lower() != target.lower():
             rdn, _, _ = dn.partition(",")
             self._check(self.conn.modify_dn(dn, rdn, new_superior=self.layout.revoked_dn), f"move {dn} to ou=revoked")
+
+
+INFO_OPS = ("update", "move", "suspend", "restore")
 
 
 def apply(
@@ -142,40 +165,67 @@ def apply(
     remove_drift: bool = False,
     new_password: Callable[[], str] | None = None,
 ) -> tuple[list[Outcome], list[Issued]]:
-    """Carry out every change. A refused change is recorded and the others go on."""
+    """Carry out every change. A refused change is recorded and the others go on.
+
+    Single-request changes are sent pipelined in one batch; an account's attribute changes
+    (update, move, suspend, restore) share one modify, since each writes the whole desired set.
+    Adoptions and revocations (several requests each) follow, one by one.
+    """
     new_password = new_password or passwords.generate
-    outcomes: list[Outcome] = []
-    issued: list[Issued] = []
-    for change in changes:
+    batch: list[tuple[int, tuple[str, bytes]]] = []
+    passwords_by_index: dict[int, Issued] = {}
+    carrier: dict[int, int] = {}  # change index → index of the request that carries it
+    info_request: dict[str, int] = {}
+    sequential: list[int] = []
+    for index, change in enumerate(changes):
         account = desired.get(change.address)
         cur = current.get(change.address)
         dn = cur["dn"] if cur else writer.layout.dn(change.address)
-        try:
-            if change.op == "create":
-                password = new_password()
-                writer.create(account, password)
-                issued.append(Issued(account, password))
-            elif change.op == "adopt":
-                writer.adopt(account, change.changes["dn"][0])
-            elif change.op in ("update", "move", "suspend", "restore"):
-                writer.update(account, dn)
-            elif change.op == "reset":
-                password = new_password()
-                writer.reset(dn, password)
-                issued.append(Issued(account, password))
-            elif change.op == "revoke" or (change.op == "drift" and remove_drift):
-                archive = archives.get(change.address)
-                if not (archive and archive.get("verified")):
-                    raise RuntimeError("no verified mailbox archive for this address: nothing was revoked")
-                target = account or _revoked_placeholder(cur)
-                writer.revoke(target, dn)
-            else:
-                continue  # drift is reported, never touched without remove_drift
-        except Exception as exc:  # one refused entry must not stop the others
-            outcomes.append(Outcome(change, False, str(exc)))
+        if change.op == "create":
+            password = new_password()
+            batch.append((index, writer.create_request(dn, account, password)))
+            passwords_by_index[index] = Issued(account, password)
+        elif change.op == "reset":
+            password = new_password()
+            batch.append((index, writer.reset_request(dn, password)))
+            passwords_by_index[index] = Issued(account, password)
+        elif change.op in INFO_OPS:
+            if change.address not in info_request:
+                info_request[change.address] = index
+                batch.append((index, writer.update_request(dn, account)))
+            carrier[index] = info_request[change.address]
+            continue
+        elif change.op == "drift" and not remove_drift:
+            continue  # reported, never touched without remove_drift
         else:
-            outcomes.append(Outcome(change, True))
+            sequential.append(index)
+            continue
+        carrier[index] = index
+    answers = writer.run(batch)
+    errors: dict[int, str | None] = {index: answers[carrier[index]] for index in carrier}
+    for index in sequential:
+        errors[index] = _multi_step(changes[index], desired, current, writer, archives)
+    outcomes = [Outcome(changes[i], errors[i] is None, errors[i]) for i in sorted(errors)]
+    issued = [item for i, item in passwords_by_index.items() if errors[i] is None]
     return outcomes, issued
+
+
+def _multi_step(change: Change, desired, current, writer: DirectoryWriter, archives) -> str | None:
+    """Adopt or revoke one entry; the reason when it fails."""
+    account = desired.get(change.address)
+    cur = current.get(change.address)
+    dn = cur["dn"] if cur else writer.layout.dn(change.address)
+    try:
+        if change.op == "adopt":
+            writer.adopt(account, change.changes["dn"][0])
+        else:  # revoke, or drift being removed
+            archive = archives.get(change.address)
+            if not (archive and archive.get("verified")):
+                raise RuntimeError("no verified mailbox archive for this address: nothing was revoked")
+            writer.revoke(account or _revoked_placeholder(cur), dn)
+    except Exception as exc:  # one refused entry must not stop the others
+        return str(exc)
+    return None
 
 
 def _revoked_placeholder(cur: dict) -> Account:

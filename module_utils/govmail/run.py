@@ -16,6 +16,7 @@ from .addresses import accounts, allocate
 from .converge import DirectoryWriter, Guards, apply
 from .directory import Layout, read_managed, read_unmanaged
 from .ldap_client import connect
+from .ldapwire import Pipeline
 from .plan import plan, summary
 from .problems import InvalidTree, Problem
 from .rules import load_valid
@@ -110,7 +111,16 @@ def converge(
     else:
         by_address = {a.address: a for a in desired}
         have = {a["address"]: a for a in current}
-        writer = DirectoryWriter(conn, layout)
+        wire = Pipeline.open(
+            ldap["server_uri"],
+            ldap.get("bind_dn"),
+            ldap.get("bind_pw") or "",
+            start_tls=bool(ldap.get("start_tls")),
+            validate_certs=ldap.get("validate_certs", True),
+            ca_path=ldap.get("ca_path"),
+            timeout=ldap.get("connect_timeout") or 10,
+        )
+        writer = DirectoryWriter(conn, layout, wire)
         outcomes, issued = apply(
             changes,
             by_address,
@@ -125,6 +135,7 @@ def converge(
             if c.op == "drift" and not remove_drift
         ]
         report["notified"] = _deliver(issued, tree, desired, have, writer, delivery=delivery, report_path=report_path)
+        wire.close()
     conn.unbind()
     report["finished"] = _now()
     report["failed"] = sum(1 for c in report["changes"] if c["result"] == "failed")
@@ -158,12 +169,14 @@ def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_
             delivered.update(addresses)
         except Exception as exc:  # a failed channel leaves the token pending: the next run re-issues
             notified.append({"channel": "age", "to": str(path), "accounts": addresses, "error": str(exc)})
-    for item in issued:
-        if item.account.address in delivered:
-            try:
-                writer.delivered(writer.layout.dn(item.account.address), item.account.reset)
-            except Exception:  # token stays pending: the next run issues and delivers a fresh password
-                continue
+    # A token left pending (not delivered, or this write failing) makes the next run issue a fresh one.
+    writer.run(
+        [
+            (item.account.address, writer.token_request(writer.layout.dn(item.account.address), item.account.reset))
+            for item in issued
+            if item.account.address in delivered
+        ]
+    )
     return notified
 
 

@@ -88,8 +88,9 @@ def write_atomically(path: str, text: str) -> None:
 def write_allocations(assigned: list[tuple[Org, Person, str]]) -> list[str]:
     """Write every allocated address; each new text is re-parsed and checked before any file is replaced."""
     edits = plan_edits(assigned)
+    parsed = {path: parse(path, text) for path, text in edits.items()}
     for org, person, address in assigned:
-        src, problems = parse(org.source.path, edits[org.source.path])
+        src, problems = parsed[org.source.path]
         got = src.data["people"][person.fpath[1]].get("address") if not problems else None
         if got != address:
             raise RuntimeError(f"{org.source.path}: inserting {address} did not round-trip; nothing was written")

@@ -73,9 +73,7 @@ class Lab:
         return ssl.create_default_context(cafile=str(self.ca))
 
     # --- LDAP ---------------------------------------------------------------------------
-    def ldap(
-        self, user: str | None = None, password: str | None = None, tls: bool = True
-    ) -> ldap3.Connection:
+    def ldap(self, user: str | None = None, password: str | None = None, tls: bool = True) -> ldap3.Connection:
         """A connection (StartTLS by default) bound as `user`, or anonymous."""
         tls_conf = ldap3.Tls(ca_certs_file=str(self.ca), validate=ssl.CERT_REQUIRED)
         server = ldap3.Server("127.0.0.1", port=self.ports[389], tls=tls_conf, get_info=ldap3.NONE)
@@ -120,9 +118,7 @@ class Lab:
 def lab() -> Lab:
     state = docker("inspect", "-f", "{{ .State.Status }}", CONTAINER, check=False)
     if state.returncode != 0 or state.stdout.strip() != "running":
-        pytest.fail(
-            f"the lab container {CONTAINER} is not running: run `make lab-up` (make test-lab does it)"
-        )
+        pytest.fail(f"the lab container {CONTAINER} is not running: run `make lab-up` (make test-lab does it)")
     ports = {}
     for port in (25, 143, 389, 587, 993):
         published = docker("port", CONTAINER, f"{port}/tcp").stdout.splitlines()[0]

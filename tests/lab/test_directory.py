@@ -123,9 +123,7 @@ def test_repeated_failures_lock_the_account(lab: Lab, make_account) -> None:
     locked = account.bind()
     assert not locked.bound and locked.result["result"] == INVALID_CREDENTIALS
     with lab.provisioner() as conn:
-        conn.search(
-            account.dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdAccountLockedTime"]
-        )
+        conn.search(account.dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdAccountLockedTime"])
         assert conn.entries[0].pwdAccountLockedTime.value is not None
 
 

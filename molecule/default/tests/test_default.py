@@ -8,9 +8,7 @@ SUFFIX = "dc=khanhhoa,dc=gov,dc=vn"
 
 
 def ldap_root(host, base: str, *args: str) -> str:
-    cmd = host.run(
-        "ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -o ldif-wrap=no -b %s %s", base, " ".join(args)
-    )
+    cmd = host.run("ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -o ldif-wrap=no -b %s %s", base, " ".join(args))
     assert cmd.rc == 0, cmd.stderr
     return cmd.stdout
 
@@ -46,16 +44,12 @@ def test_database_has_suffix_overlays_and_last_bind(host) -> None:
     db = ldap_root(host, "olcDatabase={1}mdb,cn=config", "-s base")
     assert f"olcSuffix: {SUFFIX}" in db
     assert "olcLastBind: TRUE" in db
-    overlays = ldap_root(
-        host, "olcDatabase={1}mdb,cn=config", "'(objectClass=olcOverlayConfig)'", "olcOverlay"
-    )
+    overlays = ldap_root(host, "olcDatabase={1}mdb,cn=config", "'(objectClass=olcOverlayConfig)'", "olcOverlay")
     assert "olcOverlay: {0}ppolicy" in overlays and "olcOverlay: {1}unique" in overlays
 
 
 def test_govmail_schema_is_loaded(host) -> None:
-    schema = ldap_root(
-        host, "cn=schema,cn=config", "'(cn=*govmail)'", "olcObjectClasses", "olcAttributeTypes"
-    )
+    schema = ldap_root(host, "cn=schema,cn=config", "'(cn=*govmail)'", "olcObjectClasses", "olcAttributeTypes")
     for name in ("govmailAccount", "govmailState", "govmailStateSince", "govmailManaged", "govmailAlias"):
         assert f"'{name}'" in schema
 
