@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from . import __version__, render
+from . import __version__, cli_workflow, render
 from .addresses import accounts, allocate
 from .plan import plan
 from .problems import InvalidTree
@@ -79,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p = command("plan", cmd_plan, "the changes the tree asks for (against an empty directory)")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    cli_workflow.register(sub)
     return top
 
 

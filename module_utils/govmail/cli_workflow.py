@@ -1,0 +1,193 @@
+"""The ``govmail`` commands of the request workflow: request, codeowners, check-scope, record,
+history, sla, report, reply, import-form. Registered on the main parser by ``register``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from . import codeowners, requests
+from .edits import EditError
+from .gitlog import Git, GitError
+from .model import REASON_CODES
+from .scope import check_scope
+
+DEFAULT_DIR = "accounts"
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
+
+
+def _who(args) -> dict:
+    return {"address": args.address, "name": args.name, "org_id": args.org, "unit": args.unit}
+
+
+def _report(outcome: requests.Outcome, write: bool) -> int:
+    for line in outcome.lines:
+        print(line)
+    if not outcome.files:
+        print("Nothing changed.")
+    elif write:
+        files = ", ".join(outcome.files)
+        print(f"Wrote {len(outcome.files)} file(s): {files}. Validated; commit and open a pull request.")
+    else:
+        print(f"Would change {len(outcome.files)} file(s): {', '.join(outcome.files)} (--dry-run: nothing written).")
+    return 0
+
+
+def cmd_request(args) -> int:
+    write = not args.dry_run
+    try:
+        if args.kind == "new":
+            out = requests.request_new(
+                args.dir,
+                org_id=args.org,
+                name=args.name,
+                title=args.title,
+                unit=args.unit,
+                given_name=args.given_name,
+                write=write,
+            )
+        elif args.kind == "reset":
+            out = requests.request_reset(args.dir, who=_who(args), date=args.date, write=write)
+        elif args.kind in ("suspend", "restore", "revoke"):
+            reason = args.reason[0] if getattr(args, "reason", None) else None
+            more = " ".join(args.reason[1:]) if reason and len(args.reason) > 1 else None
+            out = requests.request_status(
+                args.dir, kind=args.kind, who=_who(args), reason=reason, reason_more=more, date=args.date, write=write
+            )
+        else:
+            out = requests.request_change(
+                args.dir,
+                who=_who(args),
+                title=args.title,
+                unit=args.new_unit,
+                name=args.new_name,
+                given_name=args.given_name,
+                to_org=args.to_org,
+                write=write,
+            )
+    except (requests.RequestError, EditError) as exc:
+        print(f"govmail request {args.kind}: {exc}; nothing was written.", file=sys.stderr)
+        return 1
+    return _report(out, write)
+
+
+def cmd_codeowners(args) -> int:
+    text = codeowners.generate(args.dir, args.repo)
+    target = Path(args.repo) / args.output
+    if args.check:
+        have = target.read_text(encoding="utf-8") if target.is_file() else None
+        if have != text:
+            print(
+                f"{target} is out of date with the owners in {args.dir}: run `govmail codeowners --write`.",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{target} is up to date.")
+        return 0
+    if args.write:
+        target.write_text(text, encoding="utf-8")
+        print(f"Wrote {target}.")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_check_scope(args) -> int:
+    try:
+        verdicts = check_scope(
+            Git(args.repo),
+            args.author,
+            args.base,
+            head=args.head,
+            accounts=args.dir,
+            teams=tuple(t for t in (args.teams or "").split(",") if t),
+        )
+    except GitError as exc:
+        print(f"govmail check-scope: {exc}", file=sys.stderr)
+        return 2
+    for v in verdicts:
+        print(v)
+    refused = [v for v in verdicts if not v.allowed]
+    if refused:
+        print(
+            f"{len(refused)} file(s) outside the scope of {args.author}: a unit requests for its own accounts only "
+            "(R10.5); ask TTCĐS or the owning unit.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"Scope: {len(verdicts)} account file(s) changed, all within the scope of {args.author}.")
+    return 0
+
+
+def _request_parsers(sub) -> None:
+    p = sub.add_parser(
+        "request",
+        help="make a request (R7.2) by editing the right account file",
+        description="Edit the unit's file for a request, validate the whole tree, allocate, write. "
+        "On any error nothing is written.",
+    )
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND")
+
+    def kind(name: str, text: str, who: bool = True) -> argparse.ArgumentParser:
+        k = kinds.add_parser(name, help=text, description=text)
+        k.add_argument("--dir", default=DEFAULT_DIR, help="the accounts directory (default: accounts)")
+        k.add_argument("--dry-run", action="store_true", help="validate and show, write nothing")
+        if who:
+            k.add_argument("--address", help="the account's address (or its local part)")
+            k.add_argument("--name", help="full name, with --org (and --unit when two people share a name)")
+            k.add_argument("--org", help="the unit file's org id (skhcn, ninhphuoc …)")
+            k.add_argument("--unit", help="the person's unit path inside the org, to tell namesakes apart")
+            k.add_argument("--date", type=_date, help="date of the change (default: today)")
+        k.set_defaults(func=cmd_request)
+        return k
+
+    k = kind("new", "a new personal account (name, position, unit); the address is allocated (Article 5)", who=False)
+    k.add_argument("--org", required=True, help="the unit file's org id")
+    k.add_argument("--name", required=True, help="full name with diacritics")
+    k.add_argument("--title", required=True, help="position (chức vụ)")
+    k.add_argument("--unit", help="unit path inside the org (ppc, ttytkvprtc/ptctc)")
+    k.add_argument("--given-name", help="the given name when it is not the last word (Ê Đê names)")
+    kind("reset", "a password reset: writes a new reset: token (the date, or date-2 …)")
+    codes = ", ".join(REASON_CODES)
+    k = kind("suspend", "suspend: the user cannot log in, mail is still delivered (R8.1)")
+    k.add_argument("--reason", nargs="+", metavar="WORD", help=f"a code ({codes}) then optional text")
+    kind("restore", "restore a suspended account (R8.3)")
+    k = kind("revoke", "revoke: the mailbox is archived and the address retired for good (R8.2)")
+    k.add_argument("--reason", nargs="+", metavar="WORD", required=True, help=f"a code ({codes}) then optional text")
+    k = kind("change", "change of information: position, unit or name (the address never changes)")
+    k.add_argument("--title", help="the new position")
+    k.add_argument("--new-unit", help="the new unit path inside the org")
+    k.add_argument("--new-name", help="the corrected or changed name; the address stays")
+    k.add_argument("--given-name", help="the given name when it is not the last word")
+    k.add_argument("--to-org", help="move the entry to another unit file (a transfer); the address stays")
+
+
+def register(sub) -> None:
+    """Add the workflow commands to the ``govmail`` parser's subcommands."""
+    _request_parsers(sub)
+
+    p = sub.add_parser("codeowners", help="CODEOWNERS from the owners of each account file and the approvers")
+    p.add_argument("--dir", default=DEFAULT_DIR)
+    p.add_argument("--repo", default=".", help="repository root (default: .)")
+    p.add_argument("--output", default="CODEOWNERS", help="path inside the repository (default: CODEOWNERS)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--write", action="store_true", help="write the file")
+    group.add_argument("--check", action="store_true", help="exit 1 when the file is missing or out of date (CI)")
+    p.set_defaults(func=cmd_codeowners)
+
+    p = sub.add_parser("check-scope", help="refuse a change that touches a unit the author does not own")
+    p.add_argument("--author", required=True, help="the forge user who opened the pull request")
+    p.add_argument("--teams", help="comma-separated teams the author belongs to (matched against owners too)")
+    p.add_argument("--base", required=True, help="the target branch (origin/main)")
+    p.add_argument("--head", default="HEAD")
+    p.add_argument("--dir", default=DEFAULT_DIR)
+    p.add_argument("--repo", default=".")
+    p.set_defaults(func=cmd_check_scope)
