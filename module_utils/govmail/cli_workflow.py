@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 
-from . import codeowners, requests
+from . import codeowners, records, requests, sla
 from .edits import EditError
 from .gitlog import Git, GitError
+from .history import History, history_text
 from .model import REASON_CODES
 from .scope import check_scope
 
@@ -127,6 +129,61 @@ def cmd_check_scope(args) -> int:
     return 0
 
 
+def cmd_record(args) -> int:
+    git = Git(args.repo)
+    try:
+        report = records.load_report(args.report)
+        commit = records.record(git, report, args.commit)
+    except (records.RecordError, GitError) as exc:
+        print(f"govmail record: {exc}; nothing was recorded.", file=sys.stderr)
+        return 1
+    changes = report["changes"]
+    failed = sum(1 for c in changes if c.get("result") != "ok")
+    print(f"Recorded the apply of {commit[:10]} ({len(changes)} change(s), {failed} failed) in {records.NOTES_REF}.")
+    print(f"Publish it: git push origin {records.NOTES_REF}")
+    return 0
+
+
+def _history(args) -> History:
+    return History(Git(args.repo), args.ref, args.dir)
+
+
+def cmd_history(args) -> int:
+    address = args.address.strip().lower()
+    if "@" not in address:
+        address += "@" + args.domain
+    try:
+        events = _history(args).of(address)
+    except GitError as exc:
+        print(f"govmail history: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps([e.as_dict() for e in events], ensure_ascii=False, indent=2))
+    else:
+        print(f"History of {address}")
+        print(history_text(events))
+    return 0 if events else 1
+
+
+def cmd_sla(args) -> int:
+    try:
+        table = sla.rows(_history(args), since=args.since, until=args.until, today=args.today)
+    except GitError as exc:
+        print(f"govmail sla: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps([r.as_dict() for r in table], ensure_ascii=False, indent=2))
+    else:
+        print(sla.sla_text(table))
+    return 1 if args.strict and any(r.late for r in table) else 0
+
+
+def _git_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--repo", default=".", help="the repository (default: .)")
+    p.add_argument("--ref", default="HEAD", help="the main line to read (default: HEAD; CI: origin/main)")
+    p.add_argument("--dir", default=DEFAULT_DIR, help="the accounts directory inside the repository")
+
+
 def _request_parsers(sub) -> None:
     p = sub.add_parser(
         "request",
@@ -191,3 +248,25 @@ def register(sub) -> None:
     p.add_argument("--dir", default=DEFAULT_DIR)
     p.add_argument("--repo", default=".")
     p.set_defaults(func=cmd_check_scope)
+
+    p = sub.add_parser("record", help="keep an apply report in Git (a note on the applied commit)")
+    p.add_argument("report", help="the JSON apply report written by the accounts playbook")
+    p.add_argument("--commit", help="the applied commit (default: the report's commit, else HEAD)")
+    p.add_argument("--repo", default=".")
+    p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("history", help="the whole life of an account: requested, approved, applied, every change")
+    p.add_argument("address", help="the address (or its local part)")
+    p.add_argument("--domain", default="khanhhoa.gov.vn")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    _git_args(p)
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("sla", help="each request's received / approved / applied dates in working days (R7.2b)")
+    p.add_argument("--since", type=_date, help="only requests received on or after this date")
+    p.add_argument("--until", type=_date, help="only requests received on or before this date")
+    p.add_argument("--today", type=_date, help="the date unapplied requests are measured against (default: today)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a request is past the deadline")
+    _git_args(p)
+    p.set_defaults(func=cmd_sla)

@@ -1,0 +1,264 @@
+"""history, sla and record on a real Git repository with several authors, merges, a squash merge and holidays.
+
+The story (dates in Vietnam time):
+1. 2026-01-05 TTCĐS sets up the files (direct commit): Nguyễn Văn Bình, Phạm Quốc Huy at Sở KH&CN.
+2. Sở KH&CN asks for Trần Thị Mai on Thu 12/2 (branch, merged --no-ff on 24/2). Tết: 16–20/2 are holidays,
+   so the deadline is Thu 26/2; applied on 27/2 → 6 working days, late.
+3. Sở KH&CN asks to suspend Bình on Wed 29/4 (squash merge on Mon 4/5): 30/4 and 1/5 are holidays, due 8/5;
+   applied on 4/5 → 1 working day.
+4. TTCĐS moves Mai to Sở Y tế on Fri 28/8 (merged 3/9): 31/8 (substituted day off), 1/9 and 2/9 are holidays,
+   due Wed 9/9; applied 9/9 → exactly 5 working days, on time.
+5. Sở KH&CN asks to revoke Bình on Mon 5/10 and, in a second commit on 6/10, a reset for Huy (merged 7/10);
+   never applied: on 14/10 it is 7 working days old, late.
+"""
+
+import datetime as dt
+import json
+
+import pytest
+
+from gitrepo import Repo
+from govmail.cli import main
+from govmail.gitlog import Git
+from govmail.history import History
+from govmail.sla import deadline, working_days_between
+from helpers import PROVINCE
+
+pytestmark = pytest.mark.integration
+
+HEAD = "org: {id: skhcn, name: Sở Khoa học và Công nghệ, kind: province_body, owners: [skhcn-it]}\n"
+SYT = "org: {id: syt, name: Sở Y tế, kind: province_body, owners: [syt-tccb]}\npeople:\n"
+BINH = "  - name: Nguyễn Văn Bình\n    title: Trưởng phòng\n    address: nvbinh@khanhhoa.gov.vn\n"
+HUY = "  - name: Phạm Quốc Huy\n    title: Chuyên viên\n    address: pqhuy@khanhhoa.gov.vn\n"
+MAI = "  - name: Trần Thị Mai\n    title: Chuyên viên\n    address: ttmai@khanhhoa.gov.vn\n"
+
+
+def report(commit, finished, changes, check_mode=False):
+    return {
+        "format": "govmail-apply/1",
+        "commit": commit,
+        "started": finished,
+        "finished": finished,
+        "check_mode": check_mode,
+        "accounts_dir": "accounts",
+        "summary": {"total": len(changes), "by_op": {}, "by_org": {}},
+        "changes": [
+            {
+                "op": op,
+                "address": address,
+                "kind": "person",
+                "org": "skhcn",
+                "unit": None,
+                "name": "x",
+                "status": "active",
+                "changes": {},
+                "reason": None,
+                "result": "ok",
+                "error": None,
+            }
+            for op, address in changes
+        ],
+        "archives": [],
+        "notified": [],
+    }
+
+
+def record(repo, tmp_path, data, name):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert main(["record", str(path), "--repo", str(repo.path)]) == 0
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("audit")
+    r = Repo(tmp / "repo")
+    ids = {}
+    ids["setup"] = r.commit(
+        "Set up the accounts",
+        {
+            "accounts/province.yaml": PROVINCE,
+            "accounts/skhcn.yaml": HEAD + "people:\n" + BINH + HUY,
+            "accounts/syt.yaml": SYT + "  - {name: Trần Thị Hoa, title: Bác sĩ, address: tthoa@khanhhoa.gov.vn}\n",
+        },
+        when="2026-01-05T09:00:00+07:00",
+    )
+
+    r.branch("mai")
+    ids["mai-req"] = r.commit(
+        "Đề nghị tạo tài khoản Trần Thị Mai",
+        {"accounts/skhcn.yaml": HEAD + "people:\n" + BINH + HUY + MAI},
+        who="skhcn-it",
+        when="2026-02-12T15:30:00+07:00",
+    )
+    ids["mai"] = r.merge("mai", when="2026-02-24T09:00:00+07:00")
+    record(r, tmp, report(ids["mai"], "2026-02-27T03:00:00Z", [("create", "ttmai@khanhhoa.gov.vn")]), "r1")
+
+    r.branch("suspend")
+    suspended = BINH + "    status: suspended\n    reason: compromised lộ mật khẩu\n    since: 2026-04-29\n"
+    r.commit(
+        "Tạm khóa nvbinh",
+        {"accounts/skhcn.yaml": HEAD + "people:\n" + suspended + HUY + MAI},
+        who="skhcn-it",
+        when="2026-04-29T08:00:00+07:00",
+    )
+    ids["suspend"] = r.squash(
+        "suspend",
+        "Tạm khóa nvbinh (#2)",
+        author="skhcn-it",
+        authored="2026-04-29T08:00:00+07:00",
+        when="2026-05-04T10:00:00+07:00",
+    )
+    record(r, tmp, report(ids["suspend"], "2026-05-04T04:00:00Z", [("suspend", "nvbinh@khanhhoa.gov.vn")]), "r2")
+
+    r.branch("move")
+    ids["move-req"] = r.commit(
+        "Chuyển Trần Thị Mai sang Sở Y tế",
+        {
+            "accounts/skhcn.yaml": HEAD + "people:\n" + suspended + HUY,
+            "accounts/syt.yaml": SYT
+            + "  - {name: Trần Thị Hoa, title: Bác sĩ, address: tthoa@khanhhoa.gov.vn}\n"
+            + MAI.replace("Chuyên viên", "Phó Trưởng phòng"),
+        },
+        when="2026-08-28T10:00:00+07:00",
+    )
+    ids["move"] = r.merge("move", when="2026-09-03T08:00:00+07:00")
+    # a dry run (check mode) is not an apply; the real one follows
+    record(
+        r, tmp, report(ids["move"], "2026-09-03T02:00:00Z", [("move", "ttmai@khanhhoa.gov.vn")], check_mode=True), "r3"
+    )
+    record(
+        r,
+        tmp,
+        report(
+            ids["move"],
+            "2026-09-09T09:00:00Z",
+            [("move", "ttmai@khanhhoa.gov.vn"), ("update", "ttmai@khanhhoa.gov.vn")],
+        ),
+        "r4",
+    )
+
+    r.branch("revoke")
+    revoked = BINH + "    status: revoked\n    reason: retired\n    since: 2026-10-05\n"
+    ids["revoke-req"] = r.commit(
+        "Thu hồi nvbinh",
+        {"accounts/skhcn.yaml": HEAD + "people:\n" + revoked + HUY},
+        who="skhcn-it",
+        when="2026-10-05T09:00:00+07:00",
+    )
+    r.commit(
+        "Cấp lại mật khẩu pqhuy",
+        {"accounts/skhcn.yaml": HEAD + "people:\n" + revoked + HUY + '    reset: "2026-10-06"\n'},
+        who="skhcn-it",
+        when="2026-10-06T09:00:00+07:00",
+    )
+    ids["revoke"] = r.merge("revoke", when="2026-10-07T16:00:00+07:00")
+    return r, ids
+
+
+def test_working_days_skip_weekends_tet_and_the_april_may_and_september_holidays():
+
+    assert deadline(dt.date(2026, 2, 12)) == dt.date(2026, 2, 26)  # Tết 16–20/2
+    assert deadline(dt.date(2026, 4, 29)) == dt.date(2026, 5, 8)  # 30/4, 1/5
+    assert deadline(dt.date(2026, 8, 28)) == dt.date(2026, 9, 9)  # 31/8, 1/9, 2/9
+    assert deadline(dt.date(2026, 11, 23)) == dt.date(2026, 12, 1)  # 24/11 Ngày Văn hóa Việt Nam
+    assert working_days_between(dt.date(2026, 2, 12), dt.date(2026, 2, 27)) == 6
+    assert working_days_between(dt.date(2026, 2, 14), dt.date(2026, 2, 20)) == 0
+
+
+def test_history_of_a_person_created_by_merge_moved_to_another_file(story, capsys):
+    r, ids = story
+    events = History(Git(r.path)).of("ttmai@khanhhoa.gov.vn")
+    assert [(e.ops, e.requested.sha, e.merge.sha) for e in events] == [
+        (["create"], ids["mai-req"], ids["mai"]),
+        (["move", "update"], ids["move-req"], ids["move"]),
+    ]
+    assert events[1].changes == {"org": ["skhcn", "syt"], "title": ["Chuyên viên", "Phó Trưởng phòng"]}
+    assert events[0].applied == {"commit": ids["mai"], "finished": "2026-02-27T03:00:00Z", "result": "ok"}
+    assert events[1].applied["finished"] == "2026-09-09T09:00:00Z"  # not the check-mode run
+    assert main(["history", "ttmai", "--repo", str(r.path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:6] == [
+        "History of ttmai@khanhhoa.gov.vn",
+        "create: Trần Thị Mai, Chuyên viên, skhcn",
+        f"  requested 2026-02-12 15:30 by Phạm Quốc Huy <skhcn@khanhhoa.gov.vn> in {ids['mai-req'][:10]} "
+        "(Đề nghị tạo tài khoản Trần Thị Mai)",
+        f"  merged 2026-02-24 09:00 by Lê Văn Duyệt in {ids['mai'][:10]}",
+        f"  applied 2026-02-27T03:00:00Z (ok) at {ids['mai'][:10]}",
+        "move, update: org: 'skhcn' → 'syt'; title: 'Chuyên viên' → 'Phó Trưởng phòng'",
+    ]
+
+
+def test_history_of_a_person_through_a_squash_merge_suspension_and_revocation(story, capsys):
+    r, ids = story
+    events = History(Git(r.path)).of("nvbinh@khanhhoa.gov.vn")
+    assert [(e.ops, e.reason, e.requested.author, e.merge.sha) for e in events] == [
+        (["create"], None, "Lê Văn Duyệt", ids["setup"]),
+        (["suspend"], "compromised lộ mật khẩu", "Phạm Quốc Huy", ids["suspend"]),
+        (["revoke"], "retired", "Phạm Quốc Huy", ids["revoke"]),
+    ]
+    assert events[1].requested.sha == ids["suspend"]  # squash: the approved commit carries the requester
+    assert events[2].requested.sha == ids["revoke-req"]
+    assert events[2].applied is None
+    assert main(["history", "nvbinh", "--format", "json", "--repo", str(r.path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data[1]["approved"] == {
+        "commit": ids["suspend"],
+        "merged_by": "Lê Văn Duyệt",
+        "date": "2026-05-04T10:00:00+07:00",
+        "merge": False,
+    }
+    assert main(["history", "nobody", "--repo", str(r.path)]) == 1
+
+
+def test_sla_counts_working_days_and_flags_late_requests(story, capsys):
+    r, ids = story
+    assert (
+        main(["sla", "--since", "2026-02-01", "--today", "2026-10-14", "--format", "json", "--repo", str(r.path)]) == 0
+    )
+    rows = json.loads(capsys.readouterr().out)
+    got = [
+        (x["commit"], x["received"][:10], x["due"], x["working_days_to_approve"], x["working_days_to_apply"], x["late"])
+        for x in rows
+    ]
+    assert got == [
+        (ids["mai"], "2026-02-12", "2026-02-26", 3, 6, True),
+        (ids["suspend"], "2026-04-29", "2026-05-08", 1, 1, False),
+        (ids["move"], "2026-08-28", "2026-09-09", 1, 5, False),
+        (ids["revoke"], "2026-10-05", "2026-10-12", 2, None, True),
+    ]
+    assert rows[3]["accounts"] == ["nvbinh@khanhhoa.gov.vn", "pqhuy@khanhhoa.gov.vn"]
+    assert main(["sla", "--since", "2026-02-01", "--today", "2026-10-14", "--strict", "--repo", str(r.path)]) == 1
+    assert (
+        capsys.readouterr().out.splitlines()[-1]
+        == "4 request(s); 2 within 5 working days, 2 past the deadline (R7.2b)."
+    )
+
+
+def test_record_refuses_bad_reports_and_keeps_one_line_per_apply(story, tmp_path, capsys):
+    r, ids = story
+    bad = report(ids["revoke"], "2026-10-08T01:00:00Z", [("revoke", "nvbinh@khanhhoa.gov.vn")])
+    bad["changes"][0]["password"] = "x"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    assert main(["record", str(path), "--repo", str(r.path)]) == 1
+    assert "changes[0].password: a report must never carry a secret" in capsys.readouterr().err
+    path.write_text('{"format": "other"}', encoding="utf-8")
+    assert main(["record", str(path), "--repo", str(r.path)]) == 1
+    assert "format: expected 'govmail-apply/1', got 'other'" in capsys.readouterr().err
+    path.write_text("{", encoding="utf-8")
+    assert main(["record", str(path), "--repo", str(r.path)]) == 1
+    assert f"{path}:1: not JSON" in capsys.readouterr().err
+    notes = r.git("notes", "--ref=refs/notes/govmail-apply", "show", ids["move"])
+    assert len(notes.splitlines()) == 2  # the check-mode run and the real apply
+    record(
+        r,
+        tmp_path,
+        report(
+            ids["move"],
+            "2026-09-09T09:00:00Z",
+            [("move", "ttmai@khanhhoa.gov.vn"), ("update", "ttmai@khanhhoa.gov.vn")],
+        ),
+        "again",
+    )
+    assert r.git("notes", "--ref=refs/notes/govmail-apply", "show", ids["move"]) == notes
