@@ -38,6 +38,7 @@ test-unit: $(STAMP)  ## pure-Python tests of the engine, CLI and filters
 	$(BIN)/pytest -m 'not integration' tests/unit
 
 test-integration: $(STAMP)  ## tests that run real programs
+	bin/bootstrap-host documents
 	$(BIN)/pytest -m integration tests/integration
 
 test: lint test-unit test-integration  ## everything CI runs

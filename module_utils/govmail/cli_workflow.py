@@ -178,6 +178,27 @@ def cmd_sla(args) -> int:
     return 1 if args.strict and any(r.late for r in table) else 0
 
 
+def cmd_report(args) -> int:
+    from . import report  # noqa: PLC0415 — matplotlib and reportlab only when a report is asked for
+
+    try:
+        quarter = report.Quarter.parse(args.quarter)
+        data = report.build(_history(args), quarter, today=args.today)
+    except (report.ReportError, GitError) as exc:
+        print(f"govmail report: {exc}", file=sys.stderr)
+        return 1
+    text = report.markdown(data)
+    out = Path(args.output or f"var/reports/bao-cao-{quarter}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    md, pdf = out.with_suffix(".md"), out.with_suffix(".pdf")
+    md.write_text(text, encoding="utf-8")
+    report.pdf(data, pdf)
+    if args.print:
+        print(text)
+    print(f"Wrote {md} and {pdf}.")
+    return 0
+
+
 def _git_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", default=".", help="the repository (default: .)")
     p.add_argument("--ref", default="HEAD", help="the main line to read (default: HEAD; CI: origin/main)")
@@ -270,3 +291,11 @@ def register(sub) -> None:
     p.add_argument("--strict", action="store_true", help="exit 1 when a request is past the deadline")
     _git_args(p)
     p.set_defaults(func=cmd_sla)
+
+    p = sub.add_parser("report", help="the quarterly report (R9.1d) in Vietnamese, as Markdown and PDF")
+    p.add_argument("--quarter", required=True, help="the quarter, e.g. 2026Q4")
+    p.add_argument("--output", help="path without extension (default: var/reports/bao-cao-<quarter>)")
+    p.add_argument("--today", type=_date, help="the report date for a quarter still running (default: today)")
+    p.add_argument("--print", action="store_true", help="also print the Markdown")
+    _git_args(p)
+    p.set_defaults(func=cmd_report)

@@ -14,6 +14,7 @@ The story (dates in Vietnam time):
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -262,3 +263,69 @@ def test_record_refuses_bad_reports_and_keeps_one_line_per_apply(story, tmp_path
         "again",
     )
     assert r.git("notes", "--ref=refs/notes/govmail-apply", "show", ids["move"]) == notes
+
+
+def test_quarterly_report_figures(story):
+    from govmail.report import Quarter, build
+
+    r, ids = story
+    rep = build(History(Git(r.path)), Quarter.parse("2026Q2"), today=dt.date(2026, 11, 28))
+    assert rep.as_of == dt.date(2026, 6, 30)
+    assert rep.commit == ids["suspend"]
+    assert [(o["name"], o["person"], o["org"], o["suspended"], o["total"]) for o in rep.by_org] == [
+        ("Sở Khoa học và Công nghệ", 3, 1, 1, 4),
+        ("Sở Y tế", 1, 1, 0, 2),
+    ]
+    assert rep.totals == {"person": 4, "org": 2, "body": 0, "unit": 0, "suspended": 1, "total": 6}
+    assert {op: per for op, per in rep.changes.items() if any(per.values())} == {"suspend": {4: 0, 5: 1, 6: 0}}
+    assert rep.deadline == {"requests": 1, "on_time": 1, "late": 0, "pending": 0, "average_days": 1.0}
+    assert rep.incidents == [
+        {
+            "date": dt.date(2026, 5, 4),
+            "address": "nvbinh@khanhhoa.gov.vn",
+            "op": "Tạm khóa",
+            "reason": "compromised lộ mật khẩu",
+            "code": "compromised",
+        }
+    ]
+    assert [n for _, n in rep.over_time] == [0, 0, 0, 0, 0, 0, 3, 4, 4, 4, 4, 4]
+
+    q4 = build(History(Git(r.path)), Quarter.parse("2026Q4"), today=dt.date(2026, 10, 14))
+    assert q4.as_of == dt.date(2026, 10, 14)
+    assert {op: per for op, per in q4.changes.items() if any(per.values())} == {
+        "revoke": {10: 1, 11: 0, 12: 0},
+        "reset": {10: 1, 11: 0, 12: 0},
+    }
+    assert q4.deadline == {"requests": 1, "on_time": 0, "late": 1, "pending": 0, "average_days": None}
+    assert q4.late[0]["accounts"] == ["nvbinh@khanhhoa.gov.vn", "pqhuy@khanhhoa.gov.vn"]
+    assert q4.totals["person"] == 3  # Bình revoked: no longer counted
+    assert [d for d, _ in q4.over_time][-1] == dt.date(2026, 10, 14)
+
+
+def test_quarterly_report_documents_open_and_say_it(story, tmp_path, capsys):
+    import subprocess
+
+    r, _ = story
+    out = tmp_path / "q2"
+    assert (
+        main(["report", "--quarter", "2026Q2", "--today", "2026-11-28", "--output", str(out), "--repo", str(r.path)])
+        == 0
+    )
+    md = (tmp_path / "q2.md").read_text(encoding="utf-8")
+    assert "Quý II năm 2026 (từ 01/04/2026 đến 30/06/2026)" in md
+    assert "| Sở Khoa học và Công nghệ | 3 | 1 | 0 | 0 | 1 | 4 |" in md
+    assert "| Tạm khóa | 0 | 1 | 0 | 1 |" in md
+    assert "| 04/05/2026 | nvbinh@khanhhoa.gov.vn | Tạm khóa | compromised lộ mật khẩu |" in md
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "q2.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    text = " ".join(text.split())
+    assert "BÁO CÁO TÌNH HÌNH VẬN HÀNH VÀ SỬ DỤNG HỆ THỐNG THƯ ĐIỆN TỬ CÔNG VỤ TỈNH KHÁNH HÒA" in text
+    assert "Quý II năm 2026" in text
+    assert "Sở Khoa học và Công nghệ" in text
+    assert "compromised lộ mật khẩu" in text
+    assert "Biến động tài khoản theo tháng" not in text  # chart titles are pictures, not text
+    pages = subprocess.run(["pdfinfo", str(tmp_path / "q2.pdf")], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Pages:\s+2$", pages, re.M)
+    assert main(["report", "--quarter", "2026Q5", "--repo", str(r.path)]) == 1
+    assert "'2026Q5' is not a quarter like 2026Q4" in capsys.readouterr().err
