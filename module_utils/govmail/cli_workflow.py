@@ -199,6 +199,28 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_import_form(args) -> int:
+    from . import forms  # noqa: PLC0415 — python-docx and openpyxl only when a form is read
+
+    write = not args.dry_run
+    try:
+        outcome, unmapped, form = forms.import_form(args.dir, args.form, args.org, args.date, write)
+    except (requests.RequestError, EditError) as exc:
+        print(f"govmail import-form: {exc}; nothing was written.", file=sys.stderr)
+        return 1
+    rows = sum(len(t.rows) for t in form.tables)
+    print(f"{args.form}: {len(form.tables)} table(s), {rows} row(s)")
+    if form.contact:
+        print("Contact person: " + ", ".join(f"{k}: {v}" for k, v in form.contact.items()))
+    _report(outcome, write)
+    for row in unmapped:
+        print(f"{args.form}: {row}", file=sys.stderr)
+    if unmapped:
+        print(f"{len(unmapped)} row(s) not mapped: make those requests by hand (govmail request …).", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _git_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", default=".", help="the repository (default: .)")
     p.add_argument("--ref", default="HEAD", help="the main line to read (default: HEAD; CI: origin/main)")
@@ -270,6 +292,19 @@ def register(sub) -> None:
     p.add_argument("--repo", default=".")
     p.set_defaults(func=cmd_check_scope)
 
+    p = sub.add_parser("import-form", help="turn a filled-in Appendix form (.docx, .xlsx) into requests")
+    p.add_argument("form", help="the form document")
+    p.add_argument("--org", help="the requesting unit's org id (for unit cells that name a sub-unit)")
+    p.add_argument("--date", type=_date, help="date of the changes (default: today)")
+    p.add_argument("--dir", default=DEFAULT_DIR)
+    p.add_argument("--dry-run", action="store_true", help="validate and show, write nothing")
+    p.set_defaults(func=cmd_import_form)
+
+    _audit_parsers(sub)
+
+
+def _audit_parsers(sub) -> None:
+    """record, history, sla, report: reading the trail."""
     p = sub.add_parser("record", help="keep an apply report in Git (a note on the applied commit)")
     p.add_argument("report", help="the JSON apply report written by the accounts playbook")
     p.add_argument("--commit", help="the applied commit (default: the report's commit, else HEAD)")

@@ -18,6 +18,7 @@ from .model import REASON_CODES, Org, Person, Tree
 from .names import nfc
 from .problems import InvalidTree
 from .rules import load_valid
+from .tree import load
 from .writer import plan_edits, write_atomically
 from .yamlsource import parse
 
@@ -98,6 +99,7 @@ class Session:
         self.tree = load_valid(self.root)
         self.texts: dict[str, str] = {}
         self.outcome = Outcome()
+        self.form_path = ""  # the document a batch of requests came from (import-form)
 
     def _source(self, org: Org):
         path = org.source.path
@@ -107,6 +109,13 @@ class Session:
         if problems:  # cannot happen with our own edits; refuse rather than guess
             raise InvalidTree(problems)
         return src
+
+    def refresh(self) -> None:
+        """Re-read the tree from the edited texts, so the next edit sees the entries as they now are."""
+        tree, problems = load(self.root, self.texts)
+        if tree is None or problems:
+            raise InvalidTree(problems)
+        self.tree = tree
 
     def set_fields(self, org: Org, person: Person, values: dict[str, object], remove: tuple[str, ...] = ()) -> None:
         for key, value in values.items():
@@ -148,17 +157,9 @@ def _today(date: dt.date | None) -> dt.date:
     return date or dt.date.today()
 
 
-def request_new(
-    root,
-    *,
-    org_id: str,
-    name: str,
-    title: str,
-    unit: str | None = None,
-    given_name: str | None = None,
-    write: bool = True,
-) -> Outcome:
-    s = Session(root)
+def op_new(
+    s: Session, *, org_id: str, name: str, title: str, unit: str | None = None, given_name: str | None = None
+) -> None:
     org = find_org(s.tree, org_id)
     entry = {"name": nfc(name).strip(), "title": nfc(title).strip()}
     if unit:
@@ -166,21 +167,20 @@ def request_new(
     if given_name:
         entry["given_name"] = nfc(given_name).strip()
     s.append_person(org, entry)
-    return s.commit(write)
+    s.outcome.lines.append(f"{org.file}: new entry {entry['name']} ({entry['title']})")
+    s.refresh()
 
 
-def request_status(
-    root,
+def op_status(
+    s: Session,
     *,
     kind: str,
     who: dict,
     reason: str | None = None,
     reason_more: str | None = None,
     date: dt.date | None = None,
-    write: bool = True,
-) -> Outcome:
+) -> None:
     """suspend, restore, revoke: set status, reason and since."""
-    s = Session(root)
     org, person = find_person(s.tree, **who)
     day = _today(date)
     if kind == "restore":
@@ -199,22 +199,21 @@ def request_status(
     else:
         raise RequestError(f"unknown status request {kind!r}")
     s.outcome.lines.append(f"{org.file}: {person.name} <{person.address}>: {kind}")
-    return s.commit(write)
+    s.refresh()
 
 
-def request_reset(root, *, who: dict, date: dt.date | None = None, write: bool = True) -> Outcome:
-    s = Session(root)
+def op_reset(s: Session, *, who: dict, date: dt.date | None = None) -> None:
     org, person = find_person(s.tree, **who)
     if person.status != "active":
         raise RequestError(f"{person.address} is {person.status}; a password reset is for active accounts only")
     token = next_reset_token(person.reset, _today(date))
     s.set_fields(org, person, {"reset": token})
     s.outcome.lines.append(f"{org.file}: {person.name} <{person.address}>: reset {token}")
-    return s.commit(write)
+    s.refresh()
 
 
-def request_change(
-    root,
+def op_change(
+    s: Session,
     *,
     who: dict,
     title: str | None = None,
@@ -222,10 +221,8 @@ def request_change(
     name: str | None = None,
     given_name: str | None = None,
     to_org: str | None = None,
-    write: bool = True,
-) -> Outcome:
+) -> None:
     """Change of information: title, unit, name (the address stays), or a move to another unit file."""
-    s = Session(root)
     org, person = find_person(s.tree, **who)
     if person.status == "revoked":
         raise RequestError(f"{person.address} is revoked; its entry is kept as it was")
@@ -248,7 +245,8 @@ def request_change(
         s.remove_person(org, person)
         s.append_person(target, entry)
         s.outcome.lines.append(f"{person.name} <{person.address}>: moved from {org.id} to {to_org}")
-        return s.commit(write)
+        s.refresh()
+        return
     if unit:
         values["unit"] = unit
     if not values:
@@ -256,4 +254,26 @@ def request_change(
     s.set_fields(org, person, values)
     what = ", ".join(f"{k}: {v}" for k, v in values.items())
     s.outcome.lines.append(f"{org.file}: {person.name} <{person.address}>: {what}")
+    s.refresh()
+
+
+def _one(root, op, write: bool, **kwargs) -> Outcome:
+    s = Session(root)
+    op(s, **kwargs)
     return s.commit(write)
+
+
+def request_new(root, *, write: bool = True, **kwargs) -> Outcome:
+    return _one(root, op_new, write, **kwargs)
+
+
+def request_status(root, *, write: bool = True, **kwargs) -> Outcome:
+    return _one(root, op_status, write, **kwargs)
+
+
+def request_reset(root, *, write: bool = True, **kwargs) -> Outcome:
+    return _one(root, op_reset, write, **kwargs)
+
+
+def request_change(root, *, write: bool = True, **kwargs) -> Outcome:
+    return _one(root, op_change, write, **kwargs)
