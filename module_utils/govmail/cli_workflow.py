@@ -221,6 +221,31 @@ def cmd_import_form(args) -> int:
     return 0
 
 
+def cmd_reply(args) -> int:
+    from . import reply  # noqa: PLC0415 — python-docx only when a letter is written
+
+    try:
+        found = reply.letters(_history(args), args.target)
+    except (reply.ReplyError, GitError) as exc:
+        print(f"govmail reply: {exc}", file=sys.stderr)
+        return 1
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for letter in found:
+        path = out / f"tra-loi-{letter.commit[:10]}-{letter.org}.docx"
+        reply.write_docx(
+            letter,
+            path,
+            number=args.number,
+            issuer=args.issuer,
+            parent=args.parent,
+            signer=args.signer,
+            signer_title=args.signer_title,
+        )
+        print(f"Wrote {path}: {letter.org_name}, {len(letter.events)} account(s).")
+    return 0
+
+
 def _git_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", default=".", help="the repository (default: .)")
     p.add_argument("--ref", default="HEAD", help="the main line to read (default: HEAD; CI: origin/main)")
@@ -326,6 +351,17 @@ def _audit_parsers(sub) -> None:
     p.add_argument("--strict", action="store_true", help="exit 1 when a request is past the deadline")
     _git_args(p)
     p.set_defaults(func=cmd_sla)
+
+    p = sub.add_parser("reply", help="the reply document to the unit (R7.2b step 4), as DOCX")
+    p.add_argument("target", help="the merge or squash commit, or the pull request number (#12)")
+    p.add_argument("--number", default="      /TTCĐS-KT", help="the document number (Số: …)")
+    p.add_argument("--issuer", default="Trung tâm Chuyển đổi số")
+    p.add_argument("--parent", default="Sở Khoa học và Công nghệ", help="the issuer's parent body")
+    p.add_argument("--signer", default="", help="the signer's name")
+    p.add_argument("--signer-title", default="Giám đốc")
+    p.add_argument("--output-dir", default="var/replies")
+    _git_args(p)
+    p.set_defaults(func=cmd_reply)
 
     p = sub.add_parser("report", help="the quarterly report (R9.1d) in Vietnamese, as Markdown and PDF")
     p.add_argument("--quarter", required=True, help="the quarter, e.g. 2026Q4")

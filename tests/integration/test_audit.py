@@ -329,3 +329,75 @@ def test_quarterly_report_documents_open_and_say_it(story, tmp_path, capsys):
     assert re.search(r"^Pages:\s+2$", pages, re.M)
     assert main(["report", "--quarter", "2026Q5", "--repo", str(r.path)]) == 1
     assert "'2026Q5' is not a quarter like 2026Q4" in capsys.readouterr().err
+
+
+def _docx_text(path):
+    import docx
+
+    doc = docx.Document(str(path))
+    paragraphs = [p.text for p in doc.paragraphs]
+    tables = [[[c.text for c in row.cells] for row in t.rows] for t in doc.tables]
+    return paragraphs, tables
+
+
+def test_reply_letter_for_a_merged_and_applied_request(story, tmp_path, capsys):
+    r, ids = story
+    assert (
+        main(
+            [
+                "reply",
+                ids["mai"],
+                "--number",
+                "15/TTCĐS-KT",
+                "--signer",
+                "Lê Văn Duyệt",
+                "--output-dir",
+                str(tmp_path),
+                "--repo",
+                str(r.path),
+            ]
+        )
+        == 0
+    )
+    path = tmp_path / f"tra-loi-{ids['mai'][:10]}-skhcn.docx"
+    assert f"Wrote {path}: Sở Khoa học và Công nghệ, 1 account(s)." in capsys.readouterr().out
+    paragraphs, tables = _docx_text(path)
+    head = tables[0][0]
+    assert head[0].split("\n") == [
+        "SỞ KHOA HỌC VÀ CÔNG NGHỆ",
+        "TRUNG TÂM CHUYỂN ĐỔI SỐ",
+        "Số: 15/TTCĐS-KT",
+        "V/v trả lời đề nghị về tài khoản thư điện tử công vụ",
+    ]
+    assert head[1].split("\n")[:3] == [
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "Khánh Hòa, ngày 27 tháng 02 năm 2026",
+    ]
+    assert "Kính gửi: Sở Khoa học và Công nghệ" in paragraphs
+    body = next(p for p in paragraphs if p.startswith("Thực hiện Quy chế"))
+    assert "đề nghị của Sở Khoa học và Công nghệ ngày 12/02/2026 và đã thực hiện xong ngày 27/02/2026" in body
+    assert tables[1] == [
+        ["STT", "Họ và tên", "Chức vụ", "Địa chỉ thư điện tử", "Nội dung"],
+        ["1", "Trần Thị Mai", "Chuyên viên", "ttmai@khanhhoa.gov.vn", "Tạo mới tài khoản"],
+    ]
+    assert tables[2][0][1].split("\n")[-1] == "Lê Văn Duyệt"
+    assert not any("mật khẩu:" in p.lower() for p in paragraphs)  # never a password in a letter
+
+
+def test_reply_by_pull_request_number_and_refusals(story, tmp_path, capsys):
+    r, ids = story
+    assert main(["reply", "#2", "--output-dir", str(tmp_path), "--repo", str(r.path)]) == 0
+    _, tables = _docx_text(tmp_path / f"tra-loi-{ids['suspend'][:10]}-skhcn.docx")
+    assert tables[1][1] == [
+        "1",
+        "Nguyễn Văn Bình",
+        "Trưởng phòng",
+        "nvbinh@khanhhoa.gov.vn",
+        "Tạm khóa tài khoản (bị xâm phạm, lộ mật khẩu)",
+    ]
+    capsys.readouterr()
+    assert main(["reply", ids["revoke"], "--output-dir", str(tmp_path), "--repo", str(r.path)]) == 1
+    assert "has not been applied yet" in capsys.readouterr().err
+    assert main(["reply", "#99", "--output-dir", str(tmp_path), "--repo", str(r.path)]) == 1
+    assert "neither a commit nor a merged pull request number" in capsys.readouterr().err
