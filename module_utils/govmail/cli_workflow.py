@@ -232,17 +232,22 @@ def cmd_reply(args) -> int:
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     for letter in found:
-        path = out / f"tra-loi-{letter.commit[:10]}-{letter.org}.docx"
-        reply.write_docx(
-            letter,
-            path,
-            number=args.number,
-            issuer=args.issuer,
-            parent=args.parent,
-            signer=args.signer,
-            signer_title=args.signer_title,
-        )
-        print(f"Wrote {path}: {letter.org_name}, {len(letter.events)} account(s).")
+        stem = out / f"tra-loi-{letter.commit[:10]}-{letter.org}"
+        options = {
+            "number": args.number,
+            "issuer": args.issuer,
+            "parent": args.parent,
+            "signer": args.signer,
+            "signer_title": args.signer_title,
+        }
+        written = []
+        if args.format in ("docx", "both"):
+            reply.write_docx(letter, stem.with_suffix(".docx"), **options)
+            written.append(str(stem.with_suffix(".docx")))
+        if args.format in ("pdf", "both"):
+            reply.write_pdf(letter, stem.with_suffix(".pdf"), **options)
+            written.append(str(stem.with_suffix(".pdf")))
+        print(f"Wrote {' and '.join(written)}: {letter.org_name}, {len(letter.events)} account(s).")
     return 0
 
 
@@ -360,6 +365,7 @@ def _audit_parsers(sub) -> None:
     p.add_argument("--signer", default="", help="the signer's name")
     p.add_argument("--signer-title", default="Giám đốc")
     p.add_argument("--output-dir", default="var/replies")
+    p.add_argument("--format", choices=("docx", "pdf", "both"), default="docx")
     _git_args(p)
     p.set_defaults(func=cmd_reply)
 

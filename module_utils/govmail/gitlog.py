@@ -59,6 +59,8 @@ class Git:
     """One repository."""
 
     def __init__(self, cwd: str | Path = "."):
+        if not Path(cwd).is_dir():
+            raise GitError(f"{cwd}: no such directory")
         self.cwd = str(cwd)
         self._show = lru_cache(maxsize=4096)(self._show_uncached)
         self._blob = lru_cache(maxsize=8192)(self._blob_uncached)

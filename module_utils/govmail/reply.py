@@ -198,3 +198,124 @@ def write_docx(  # noqa: PLR0915 — the letter, top to bottom
     doc.core_properties.title = f"Trả lời đề nghị tài khoản thư điện tử công vụ — {letter.org_name}"
     doc.core_properties.author = issuer
     doc.save(str(path))
+
+
+def write_pdf(
+    letter: Letter, path: str | Path, *, number: str, issuer: str, parent: str, signer: str, signer_title: str
+) -> None:
+    """The same letter as PDF (DejaVu Serif, which covers Vietnamese), for units that want a printable copy."""
+    import matplotlib  # noqa: PLC0415 — only for the path of its bundled fonts
+    from reportlab.lib import colors  # noqa: PLC0415
+    from reportlab.lib.pagesizes import A4  # noqa: PLC0415
+    from reportlab.lib.styles import ParagraphStyle  # noqa: PLC0415
+    from reportlab.lib.units import cm  # noqa: PLC0415
+    from reportlab.pdfbase import pdfmetrics  # noqa: PLC0415
+    from reportlab.pdfbase.ttfonts import TTFont  # noqa: PLC0415
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # noqa: PLC0415
+
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    if "DejaVuSerif" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("DejaVuSerif", str(fonts / "DejaVuSerif.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVuSerif-Bold", str(fonts / "DejaVuSerif-Bold.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVuSerif-Italic", str(fonts / "DejaVuSerif-Italic.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVuSerif-BoldItalic", str(fonts / "DejaVuSerif-BoldItalic.ttf")))
+        pdfmetrics.registerFontFamily(
+            "DejaVuSerif",
+            normal="DejaVuSerif",
+            bold="DejaVuSerif-Bold",
+            italic="DejaVuSerif-Italic",
+            boldItalic="DejaVuSerif-BoldItalic",
+        )
+    base = ParagraphStyle("b", fontName="DejaVuSerif", fontSize=11.5, leading=16)
+    center = ParagraphStyle("c", parent=base, alignment=1, fontSize=9.5, leading=13)
+    bold_c = ParagraphStyle("bc", parent=center, fontName="DejaVuSerif-Bold")
+    italic_c = ParagraphStyle("ic", parent=center, fontName="DejaVuSerif-Italic")
+    body = ParagraphStyle("body", parent=base, firstLineIndent=1 * cm, alignment=4, spaceAfter=4)
+    small = ParagraphStyle("s", parent=base, fontSize=9.5, leading=12)
+
+    d = letter.done
+    left = [
+        Paragraph(parent.upper(), center),
+        Paragraph(issuer.upper(), bold_c),
+        Spacer(1, 4),
+        Paragraph(f"Số: {number}", center),
+        Paragraph(
+            "V/v trả lời đề nghị về tài khoản thư điện tử công vụ", ParagraphStyle("v", parent=center, fontSize=9.5)
+        ),
+    ]
+    right = [
+        Paragraph("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold_c),
+        Paragraph("<u>Độc lập - Tự do - Hạnh phúc</u>", bold_c),
+        Spacer(1, 8),
+        Paragraph(f"Khánh Hòa, ngày {d.day:02d} tháng {d.month:02d} năm {d.year}", italic_c),
+    ]
+    head = Table([[left, right]], colWidths=[6.8 * cm, 9.2 * cm])
+    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story = [
+        head,
+        Spacer(1, 14),
+        Paragraph(f"Kính gửi: {letter.org_name}", ParagraphStyle("k", parent=base, alignment=1)),
+        Spacer(1, 10),
+    ]
+    story.append(
+        Paragraph(
+            f"Thực hiện Quy chế quản lý, vận hành và sử dụng Hệ thống thư điện tử công vụ tỉnh Khánh Hòa, {issuer} đã "
+            f"tiếp nhận đề nghị của {letter.org_name} ngày {letter.received:%d/%m/%Y} và đã thực hiện xong ngày "
+            f"{letter.done:%d/%m/%Y} các nội dung sau:",
+            body,
+        )
+    )
+    rows = [
+        [Paragraph(f"<b>{t}</b>", small) for t in ("STT", "Họ và tên", "Chức vụ", "Địa chỉ thư điện tử", "Nội dung")]
+    ]
+    for index, event in enumerate(letter.events, 1):
+        state = event.state or {}
+        rows.append(
+            [
+                Paragraph(str(index), small),
+                Paragraph(state.get("name", ""), small),
+                Paragraph(state.get("title", ""), small),
+                Paragraph(event.address, small),
+                Paragraph(_what(event), small),
+            ]
+        )
+    table = Table(rows, colWidths=[1.3 * cm, 3.4 * cm, 2.8 * cm, 5.0 * cm, 3.5 * cm], repeatRows=1)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story += [Spacer(1, 4), table, Spacer(1, 8)]
+    story.append(
+        Paragraph(
+            "Địa chỉ đăng nhập: https://mail.khanhhoa.gov.vn. Mật khẩu ban đầu được gửi riêng cho từng người sử dụng, "
+            "không gửi kèm văn bản này; người sử dụng đổi mật khẩu ngay khi đăng nhập lần đầu (Điều 6 Quy chế).",
+            body,
+        )
+    )
+    story.append(
+        Paragraph(
+            "Đề nghị quý cơ quan thường xuyên rà soát danh sách tài khoản và thông báo kịp thời các trường hợp chuyển "
+            "công tác, nghỉ hưu, thôi việc (khoản 5 Điều 10 Quy chế). Mọi vướng mắc xin liên hệ hộp thư "
+            "hotrothudientu@khanhhoa.gov.vn.",
+            body,
+        )
+    )
+    story += [Paragraph(f"{issuer} trân trọng thông báo./.", body), Spacer(1, 12)]
+    recipients = [
+        Paragraph("<b><i>Nơi nhận:</i></b>", small),
+        Paragraph("- Như trên;", small),
+        Paragraph(f"- {parent} (để b/c);", small),
+        Paragraph("- Lưu: VT.", small),
+    ]
+    signature = [Paragraph(signer_title.upper(), bold_c), Spacer(1, 50), Paragraph(signer, bold_c)]
+    sign = Table([[recipients, signature]], colWidths=[8 * cm, 8 * cm])
+    sign.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story.append(sign)
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=A4,
+        leftMargin=3 * cm,
+        rightMargin=2 * cm,
+        topMargin=2 * cm,
+        bottomMargin=2 * cm,
+        title=f"Trả lời đề nghị — {letter.org_name}",
+        author=issuer,
+    )
+    doc.build(story)

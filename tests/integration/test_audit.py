@@ -396,6 +396,23 @@ def test_reply_by_pull_request_number_and_refusals(story, tmp_path, capsys):
         "nvbinh@khanhhoa.gov.vn",
         "Tạm khóa tài khoản (bị xâm phạm, lộ mật khẩu)",
     ]
+    assert main(["reply", "#2", "--format", "pdf", "--output-dir", str(tmp_path), "--repo", str(r.path)]) == 0
+    import subprocess
+
+    pdf = tmp_path / f"tra-loi-{ids['suspend'][:10]}-skhcn.pdf"
+    text = " ".join(
+        subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split()
+    )
+    for expected in (
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "Khánh Hòa, ngày 04 tháng 05 năm 2026",
+        "Kính gửi: Sở Khoa học và Công nghệ",
+        "nvbinh@khanhhoa.gov.vn",
+        "Nơi nhận:",
+        "GIÁM ĐỐC",
+    ):
+        assert expected in text
     capsys.readouterr()
     assert main(["reply", ids["revoke"], "--output-dir", str(tmp_path), "--repo", str(r.path)]) == 1
     assert "has not been applied yet" in capsys.readouterr().err
