@@ -172,6 +172,9 @@ class History:
         return branch[0] if branch else merge
 
     def _applied(self, merge: Commit, address: str | None) -> dict | None:
+        """The first successful apply of ``merge`` or a later commit that carried ``address`` (or anything,
+        for ``None``); the first failed one when none succeeded."""
+        failed = None
         for commit, rec in self.records:
             if rec.get("check_mode"):
                 continue
@@ -180,9 +183,12 @@ class History:
             hits = [c for c in rec.get("changes", []) if address is None or c.get("address") == address]
             if address is not None and not hits:
                 continue
-            results = {c.get("result") for c in hits}
-            return {"commit": commit, "finished": rec.get("finished"), "result": "ok" if results <= {"ok"} else "error"}
-        return None
+            ok = all(c.get("result") == "ok" for c in hits)
+            found = {"commit": commit, "finished": rec.get("finished"), "result": "ok" if ok else "error"}
+            if ok:
+                return found
+            failed = failed or found
+        return failed
 
     def requests(self) -> list[Request]:
         if self._requests is not None:

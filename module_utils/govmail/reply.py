@@ -53,13 +53,18 @@ class Letter:
 
 
 def find_commit(git: Git, history: History, ref: str) -> str:
-    """A commit, or a pull request number (#12 / 12 / !12) found in the main line's subjects."""
+    """A commit, or a pull request number (#12 / 12 / !12) found in the main line's commit messages:
+    "Merge pull request #12 …" (GitHub), "See merge request group/project!12" (GitLab), "… (#12)" (squash)."""
     number = re.fullmatch(r"[#!]?(\d{1,6})", ref.strip())
     if number:
-        pattern = re.compile(rf"(pull request|merge request|\()[#!]{number.group(1)}\b")
-        for request in history.requests():
-            if pattern.search(request.merge.subject):
-                return request.merge.sha
+        n = number.group(1)
+        pattern = re.compile(rf"(pull request #{n}\b|merge request \S*!{n}\b|\(#{n}\)|\(!{n}\))")
+        log = git.run("log", "--first-parent", "--format=%H%x1f%B%x1e", history.ref)
+        for entry in log.split("\x1e"):
+            if "\x1f" in entry:
+                sha, message = entry.strip().split("\x1f", 1)
+                if pattern.search(message):
+                    return sha
     try:
         return git.rev(ref)
     except GitError as exc:

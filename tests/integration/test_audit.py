@@ -418,3 +418,46 @@ def test_reply_by_pull_request_number_and_refusals(story, tmp_path, capsys):
     assert "has not been applied yet" in capsys.readouterr().err
     assert main(["reply", "#99", "--output-dir", str(tmp_path), "--repo", str(r.path)]) == 1
     assert "neither a commit nor a merged pull request number" in capsys.readouterr().err
+
+
+def test_request_whose_address_was_allocated_in_a_later_commit_and_applied_after_a_failure(tmp_path, capsys):
+    r = Repo(tmp_path / "repo")
+    r.commit(
+        "setup",
+        {"accounts/province.yaml": PROVINCE, "accounts/skhcn.yaml": HEAD + "people:\n" + BINH},
+        when="2026-03-02T09:00:00+07:00",
+    )
+    r.branch("mai")
+    first = r.commit(
+        "Đề nghị tạo tài khoản",
+        {"accounts/skhcn.yaml": HEAD + "people:\n" + BINH + "  - name: Trần Thị Mai\n    title: Chuyên viên\n"},
+        who="skhcn-it",
+        when="2026-03-03T09:00:00+07:00",
+    )
+    r.commit(
+        "govmail allocate",
+        {"accounts/skhcn.yaml": HEAD + "people:\n" + BINH + MAI},
+        who="skhcn-it",
+        when="2026-03-04T09:00:00+07:00",
+    )
+    r.checkout("main")
+    r.git(
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge branch 'mai' into 'main'\n\nSee merge request khanhhoa/govmail!7",
+        "mai",
+        when="2026-03-05T09:00:00+07:00",
+    )
+    merge = r.git("rev-parse", "HEAD")
+    failed = report(merge, "2026-03-05T03:00:00Z", [("create", "ttmai@khanhhoa.gov.vn")])
+    failed["changes"][0].update(result="error", error="ldap: server down")
+    record(r, tmp_path, failed, "failed")
+    record(r, tmp_path, report(merge, "2026-03-06T03:00:00Z", [("create", "ttmai@khanhhoa.gov.vn")]), "ok")
+
+    [event] = History(Git(r.path)).of("ttmai@khanhhoa.gov.vn")
+    assert event.requested.sha == first  # the entry appeared (without its address) in the first commit
+    assert event.applied == {"commit": merge, "finished": "2026-03-06T03:00:00Z", "result": "ok"}
+    assert main(["reply", "!7", "--output-dir", str(tmp_path), "--repo", str(r.path)]) == 0
+    assert f"tra-loi-{merge[:10]}-skhcn.docx" in capsys.readouterr().out
