@@ -17,6 +17,7 @@ from .yamlsource import Source
 
 # The documented order of a person's keys: a new key goes after the last present one before it.
 PERSON_ORDER = ("name", "title", "unit", "given_name", "address", "status", "reason", "since", "reset", "aliases")
+UNIT_ORDER = ("id", "name", "mailbox", "status", "reason", "since", "units")
 
 
 class EditError(ValueError):

@@ -271,6 +271,30 @@ def _person_row(s: requests.Session, columns: dict[str, int], cells: list[str], 
     return kind
 
 
+def _unit_row(s: requests.Session, columns: dict[str, int], cells: list[str], org_id: str | None, date) -> str:
+    """A row of the unit-accounts table: suspend, restore or revoke a declared sub-unit's mailbox."""
+    name, request, note = (_cell(cells, columns, k) for k in ("unit", "request", "note"))
+    kind = request_kind(request)
+    if kind == "new":
+        raise requests.RequestError(
+            f"unit account {name!r}: a new unit is declared with its abbreviation (R5.1c); "
+            "add it to units: in the file by hand"
+        )
+    if kind not in ("suspend", "restore", "revoke"):
+        what = f"request {request!r}" if kind is None else f"{request!r} for a unit account"
+        raise requests.RequestError(f"unit account {name!r}: {what} cannot be made from the form; ask TTCĐS")
+    try:
+        org, unit = _resolve_unit(s.tree, name, org_id)
+    except requests.RequestError:
+        raise requests.RequestError(f"unit account {name!r}: no declared unit has this name") from None
+    if unit is None:
+        raise requests.RequestError(f"unit account {name!r} is a whole unit file: TTCĐS handles those")
+    code = reason_code(request, note) or "requested"
+    more = note or f"theo phiếu đề nghị {Path(s.form_path).name}"
+    requests.op_unit_status(s, org_id=org.id, unit_path=unit, kind=kind, reason=code, reason_more=more, date=date)
+    return kind
+
+
 def import_form(
     root, path: str | Path, org_id: str | None = None, date=None, write: bool = True
 ) -> tuple[requests.Outcome, list[Unmapped], Form]:
@@ -284,20 +308,12 @@ def import_form(
         )
     for table in form.tables:
         for number, cells in table.rows:
-            if table.kind == "unit":
-                unit_name = _cell(cells, table.columns, "unit")
-                unmapped.append(
-                    Unmapped(
-                        "unit",
-                        number,
-                        f"unit account {unit_name!r}: units are declared with their "
-                        "abbreviation (R5.1); edit units: in the file by hand",
-                    )
-                )
-                continue
             try:
-                _person_row(s, table.columns, cells, org_id, date)
+                if table.kind == "unit":
+                    _unit_row(s, table.columns, cells, org_id, date)
+                else:
+                    _person_row(s, table.columns, cells, org_id, date)
             except (requests.RequestError, EditError) as exc:
-                unmapped.append(Unmapped("person", number, str(exc)))
+                unmapped.append(Unmapped(table.kind, number, str(exc)))
     outcome = s.commit(write) if s.texts else s.outcome
     return outcome, unmapped, form

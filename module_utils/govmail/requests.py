@@ -171,6 +171,42 @@ def op_new(
     s.refresh()
 
 
+def op_unit_status(
+    s: Session,
+    *,
+    org_id: str,
+    unit_path: str,
+    kind: str,
+    reason: str,
+    reason_more: str | None = None,
+    date: dt.date | None = None,
+) -> None:
+    """suspend, restore or revoke the mailbox of a sub-unit (R5.1c/d): its status, reason and since."""
+    org = find_org(s.tree, org_id)
+    unit = next((u for u in org.units if u.path == unit_path), None)
+    if unit is None:
+        raise RequestError(f"{org.file}: no unit {unit_path!r}")
+    if unit.status == "revoked":
+        raise RequestError(f"unit {unit.name} is already revoked")
+    src = s._source(org)
+    node = src.nodes[unit.fpath]
+    if kind == "restore":
+        text = edits.set_key(src.text, node, "status", "active", order=edits.UNIT_ORDER)
+    else:
+        status = {"suspend": "suspended", "revoke": "revoked"}[kind]
+        text = edits.set_key(src.text, node, "status", status, order=edits.UNIT_ORDER)
+        s.texts[src.path] = text
+        src = s._source(org)
+        text = edits.set_key(
+            src.text, src.nodes[unit.fpath], "reason", reason_text(reason, reason_more), order=edits.UNIT_ORDER
+        )
+    s.texts[src.path] = text
+    src = s._source(org)
+    s.texts[src.path] = edits.set_key(src.text, src.nodes[unit.fpath], "since", _today(date), order=edits.UNIT_ORDER)
+    s.outcome.lines.append(f"{org.file}: unit {unit.name} ({unit.path}): {kind}")
+    s.refresh()
+
+
 def op_status(
     s: Session,
     *,

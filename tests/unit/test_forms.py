@@ -34,7 +34,11 @@ people:
 
 UNIT_HEAD = ["STT", "Tên đơn vị", "Yêu cầu (Tạo mới/Cấp lại mật khẩu/Thu hồi/Thay đổi thông tin)"]
 PERSON_HEAD = ["STT", "Họ và tên", "Chức vụ", "Đơn vị", "Yêu cầu", "Đơn vị cũ (nếu thay đổi)"]
-UNIT_ROWS = [["1", "Phòng Kế hoạch – Tài chính", "Tạo mới"]]
+UNIT_ROWS = [
+    ["1", "Phòng Kế hoạch – Tài chính", "Tạo mới"],
+    ["2", "Trung tâm Chuyển đổi số", "Thu hồi (sáp nhập)"],
+    ["3", "Phòng Pháp chế", "Cấp lại mật khẩu"],
+]
 PERSON_ROWS = [
     ["1", "Trần Thị Mai", "Chuyên viên", "Phòng Pháp chế", "Tạo mới", ""],
     ["2", "Phạm Quốc Huy", "Chuyên viên", "Sở Khoa học và Công nghệ", "Cấp lại mật khẩu", ""],
@@ -110,7 +114,10 @@ def skhcn(root):
 @pytest.mark.parametrize("maker", [make_docx, make_xlsx], ids=["docx", "xlsx"])
 def test_form_is_read_into_tables_and_contact(tmp_path, maker):
     form = read(maker(tmp_path / f"form.{maker.__name__[-4:]}"))
-    assert [(t.kind, [n for n, _ in t.rows]) for t in form.tables] == [("unit", [1]), ("person", [1, 2, 3, 4, 5, 6])]
+    assert [(t.kind, [n for n, _ in t.rows]) for t in form.tables] == [
+        ("unit", [1, 2, 3]),
+        ("person", [1, 2, 3, 4, 5, 6]),
+    ]
     assert form.tables[1].columns == {"no": 0, "name": 1, "title": 2, "unit": 3, "request": 4, "previous": 5}
     assert form.contact == {
         "name": "Phạm Quốc Huy",
@@ -137,19 +144,26 @@ def test_import_makes_the_edits_and_reports_every_unmapped_row(root, tmp_path, m
             "    address: pqhuy@khanhhoa.gov.vn\n", '    address: pqhuy@khanhhoa.gov.vn\n    reset: "2026-11-20"\n'
         )
         .replace("    title: Kế toán\n    unit: ttcds\n", "    title: Phó Giám đốc\n    unit: ppc\n")
+        .replace(
+            "{id: ttcds, name: Trung tâm Chuyển đổi số}",
+            "{id: ttcds, name: Trung tâm Chuyển đổi số, status: revoked, "
+            f"reason: requested theo phiếu đề nghị {path.name}, since: 2026-11-20}}",
+        )
         + "  - name: Trần Thị Mai\n    title: Chuyên viên\n    unit: ppc\n    address: ttmai@khanhhoa.gov.vn\n"
     )
     assert "Trần Thị Mai → ttmai@khanhhoa.gov.vn" in out
     assert "Contact person: name: Phạm Quốc Huy" in out
     lines = [line.split(": ", 1)[1] for line in err.splitlines() if line.startswith(str(path))]
     assert lines == [
-        "unit accounts, row 1: unit account 'Phòng Kế hoạch – Tài chính': units are declared with their "
-        "abbreviation (R5.1); edit units: in the file by hand",
+        "unit accounts, row 1: unit account 'Phòng Kế hoạch – Tài chính': a new unit is declared with its "
+        "abbreviation (R5.1c); add it to units: in the file by hand",
+        "unit accounts, row 3: unit account 'Phòng Pháp chế': 'Cấp lại mật khẩu' for a unit account cannot be made "
+        "from the form; ask TTCĐS",
         "personal accounts, row 5: request 'Xin cấp quyền quản trị' is none of: Tạo mới, Cấp lại mật khẩu, Thu hồi, "
         "Thay đổi thông tin (or Tạm khóa, Khôi phục)",
         "personal accounts, row 6: unit 'Phòng Hành chính' matches no unit file and no unit declared in one",
     ]
-    assert "3 row(s) not mapped" in err
+    assert "4 row(s) not mapped" in err
 
 
 def test_a_form_whose_rows_make_the_tree_invalid_writes_nothing(root, tmp_path, capsys):
