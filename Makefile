@@ -30,12 +30,16 @@ lint: $(STAMP)  ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/ruff format --check .
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
+	$(BIN)/govmail codeowners --check
 
 test-unit: $(STAMP)  ## pure-Python tests of the engine, CLI and filters
 	$(BIN)/pytest -m 'not integration' tests/unit
 
-test-integration: $(STAMP)  ## tests that run real programs (a throwaway slapd, ansible-playbook)
+test-integration: $(STAMP)  ## tests that run real programs (a throwaway slapd, git, ansible-playbook, PDF tools)
 	bin/bootstrap-host slapd
+	bin/bootstrap-host documents
 	$(BIN)/pytest -m integration tests/integration
 
 test: lint test-unit test-integration  ## everything CI runs

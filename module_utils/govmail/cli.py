@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__, importer, render
+from . import __version__, cli_workflow, importer, render
 from .addresses import accounts, allocate
 from .ldap_client import LdapError, connect
 from .plan import plan
@@ -194,6 +194,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schemas of the account files (--write: refresh schema/*.json)")
     p.set_defaults(func=cmd_schema)
     p.add_argument("--write", action="store_true")
+    cli_workflow.register(sub)
     return top
 
 

@@ -154,9 +154,9 @@ def check(tree: Tree) -> list[Problem]:
     return problems
 
 
-def load_valid(root: str | Path) -> Tree:
-    """The tree under root, or InvalidTree listing every problem in every file."""
-    tree, problems = load(root)
+def load_valid(root: str | Path, texts: dict[str, str] | None = None) -> Tree:
+    """The tree under root (with ``texts`` replacing files' content), or InvalidTree listing every problem."""
+    tree, problems = load(root, texts)
     if tree is not None:
         problems += check(tree)
     if problems:

@@ -204,9 +204,14 @@ def org_files(root: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
-def load(root: str | Path) -> tuple[Tree | None, list[Problem]]:
-    """Parse and schema-check every file. The tree is None when the province file is unusable."""
+def load(root: str | Path, texts: dict[str, str] | None = None) -> tuple[Tree | None, list[Problem]]:
+    """Parse and schema-check every file. The tree is None when the province file is unusable.
+
+    ``texts`` maps a file's path (as ``str(root / relative path)``) to new text used instead of
+    the file's content: edits are validated before anything is written.
+    """
     root = Path(root)
+    texts = texts or {}
     if not root.is_dir():
         return None, [Problem(str(root), 0, "", "is not a directory")]
     problems: list[Problem] = []
@@ -216,7 +221,7 @@ def load(root: str | Path) -> tuple[Tree | None, list[Problem]]:
     province_path = root / PROVINCE_FILE
     if not province_path.is_file():
         return None, [*problems, Problem(str(province_path), 0, "", "the province file is missing")]
-    src, found = parse(province_path)
+    src, found = parse(province_path, texts.get(str(province_path)))
     problems += found
     province = None
     if not found:
@@ -230,7 +235,7 @@ def load(root: str | Path) -> tuple[Tree | None, list[Problem]]:
 
     tree = Tree(root=str(root), province=province)
     for path in org_files(root):
-        src, found = parse(path)
+        src, found = parse(path, texts.get(str(path)))
         problems += found
         if found:
             continue

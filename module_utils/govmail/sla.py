@@ -1,0 +1,138 @@
+"""The five-working-day deadline of R7.2b, measured on the Git history and the apply records.
+
+A request is *received* at its first commit (author date), *approved* when it reaches the main
+line (merge or squash commit, committer date) and *applied* at the end of the first apply that
+carried it. Days are counted in Vietnam time (UTC+7). A working day is Monday to Friday and not a
+public holiday of Vietnam (Tết, Hùng Kings, 30/4, 1/5, 2/9 … as the ``holidays`` library's VN
+calendar gives them, observed days included). The deadline is the end of the fifth working day
+after the day of receipt: received on Wednesday 29/4/2026 (30/4 and 1/5 are holidays) → due on
+Friday 8/5/2026.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+
+import holidays
+
+from .history import History, Request, local
+
+DEADLINE = 5  # working days (R7.2b)
+
+
+@lru_cache(maxsize=64)
+def _holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("VN", years=year)
+
+
+def is_working_day(day: dt.date) -> bool:
+    return day.weekday() < 5 and day not in _holidays(day.year)
+
+
+def working_days_between(start: dt.date, end: dt.date) -> int:
+    """Working days d with start < d <= end (0 when end is not after start)."""
+    count, day = 0, start
+    while day < end:
+        day += dt.timedelta(days=1)
+        if is_working_day(day):
+            count += 1
+    return count
+
+
+def deadline(received: dt.date, days: int = DEADLINE) -> dt.date:
+    day, left = received, days
+    while left:
+        day += dt.timedelta(days=1)
+        if is_working_day(day):
+            left -= 1
+    return day
+
+
+@dataclass
+class Row:
+    commit: str
+    subject: str
+    accounts: list[str]
+    received: dt.datetime
+    approved: dt.datetime
+    applied: dt.datetime | None
+    due: dt.date
+    days_to_approve: int
+    days_to_apply: int | None  # None while not applied
+    late: bool
+
+    def as_dict(self) -> dict:
+        return {
+            "commit": self.commit,
+            "subject": self.subject,
+            "accounts": self.accounts,
+            "received": self.received.isoformat(),
+            "approved": self.approved.isoformat(),
+            "applied": self.applied.isoformat() if self.applied else None,
+            "due": self.due.isoformat(),
+            "working_days_to_approve": self.days_to_approve,
+            "working_days_to_apply": self.days_to_apply,
+            "late": self.late,
+        }
+
+
+def _applied_at(request: Request) -> dt.datetime | None:
+    if not request.applied or request.applied.get("result") != "ok" or not request.applied.get("finished"):
+        return None
+    return local(dt.datetime.fromisoformat(request.applied["finished"].replace("Z", "+00:00")))
+
+
+def row(request: Request, today: dt.date) -> Row:
+    received = local(request.requested.authored)
+    approved = local(request.merge.committed)
+    applied = _applied_at(request)
+    due = deadline(received.date())
+    end = applied.date() if applied else today
+    return Row(
+        commit=request.merge.sha,
+        subject=request.merge.subject,
+        accounts=[e.address for e in request.events],
+        received=received,
+        approved=approved,
+        applied=applied,
+        due=due,
+        days_to_approve=working_days_between(received.date(), approved.date()),
+        days_to_apply=working_days_between(received.date(), applied.date()) if applied else None,
+        late=end > due,
+    )
+
+
+def rows(
+    history: History, since: dt.date | None = None, until: dt.date | None = None, today: dt.date | None = None
+) -> list[Row]:
+    today = today or dt.date.today()
+    out = []
+    for request in history.requests():
+        r = row(request, today)
+        if since and r.received.date() < since:
+            continue
+        if until and r.received.date() > until:
+            continue
+        out.append(r)
+    return out
+
+
+def sla_text(table: list[Row]) -> str:
+    if not table:
+        return "No requests in the period."
+    lines = [f"{'received':<16} {'approved':<16} {'applied':<16} {'due':<10} {'wd':>3}  {'':4} commit     accounts"]
+    for r in table:
+        applied = f"{r.applied:%Y-%m-%d %H:%M}" if r.applied else "not applied"
+        days = r.days_to_apply if r.days_to_apply is not None else "-"
+        lines.append(
+            f"{r.received:%Y-%m-%d %H:%M} {r.approved:%Y-%m-%d %H:%M} {applied:<16} {r.due} {days:>3}  "
+            f"{'LATE' if r.late else 'ok':4} {r.commit[:10]} {', '.join(r.accounts)}"
+        )
+    late = [r for r in table if r.late]
+    lines.append(
+        f"{len(table)} request(s); {len(table) - len(late)} within {DEADLINE} working days, "
+        f"{len(late)} past the deadline (R7.2b)."
+    )
+    return "\n".join(lines)
