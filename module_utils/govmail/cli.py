@@ -91,8 +91,8 @@ def cmd_plan(args) -> int:
     tree = _load(args)
     current, unmanaged = [], {}
     if args.ldap:
-        conn, _, current, unmanaged = read_directory(_ldap_options(args, tree.province.domain))
-        conn.unbind()
+        wire, _, current, unmanaged = read_directory(_ldap_options(args, tree.province.domain))
+        wire.close()
     changes = plan(accounts(tree, []) if args.ldap else accounts(tree), current, unmanaged)
     print({"text": render.plan_text, "json": render.plan_json, "markdown": render.plan_markdown}[args.format](changes))
     return 0

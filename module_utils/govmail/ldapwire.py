@@ -10,6 +10,7 @@ response to its request, so one refused entry is reported alone and the rest go 
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import ssl
 import urllib.parse
@@ -118,6 +119,102 @@ class WireError(Exception):
     pass
 
 
+# --- search (the subset of RFC 4515 filters govmail uses: & | ! = and =*) -------------------
+
+PAGED_RESULTS = "1.2.840.113556.1.4.319"
+
+
+def _unescape(value: str) -> bytes:
+    return re.sub(rb"\\([0-9a-fA-F]{2})", lambda m: bytes([int(m[1], 16)]), value.encode("utf-8"))
+
+
+def encode_filter(text: str) -> bytes:
+    """Encode a filter such as ``(&(objectClass=govmailAccount)(!(govmailManaged=TRUE)))``."""
+    encoded, end = _filter(text.strip(), 0)
+    if end != len(text.strip()):
+        raise WireError(f"unsupported filter {text!r}")
+    return encoded
+
+
+def _filter(text: str, pos: int) -> tuple[bytes, int]:
+    if text[pos] != "(":
+        raise WireError(f"filter expected '(' at {pos} in {text!r}")
+    kind = text[pos + 1]
+    if kind in "&|":
+        parts, pos = [], pos + 2
+        while text[pos] == "(":
+            part, pos = _filter(text, pos)
+            parts.append(part)
+        return tlv(0xA0 if kind == "&" else 0xA1, b"".join(parts)), pos + 1
+    if kind == "!":
+        part, pos = _filter(text, pos + 2)
+        return tlv(0xA2, part), pos + 1
+    end = text.index(")", pos)
+    attr, op, value = text[pos + 1 : end].partition("=")
+    if not op or attr.endswith(("<", ">", "~", ":")) or ("*" in value and value != "*"):
+        raise WireError(f"unsupported filter item {text[pos : end + 1]!r}")
+    if value == "*":
+        return octets(attr, tag=0x87), end + 1
+    return sequence(octets(attr), octets(_unescape(value)), tag=0xA3), end + 1
+
+
+def search_request(base: str, filter_text: str, attributes: list[str]) -> bytes:
+    return sequence(
+        octets(base),
+        integer(2, tag=0x0A),  # wholeSubtree
+        integer(0, tag=0x0A),  # neverDerefAliases
+        integer(0),
+        integer(0),
+        tlv(0x01, b"\x00"),  # typesOnly FALSE
+        encode_filter(filter_text),
+        sequence(*(octets(a) for a in attributes)),
+        tag=0x63,
+    )
+
+
+def _paged_control(size: int, cookie: bytes) -> bytes:
+    value = sequence(integer(size), octets(cookie))
+    return tlv(0xA0, sequence(octets(PAGED_RESULTS), octets(value)))
+
+
+def _parse_entry(data: bytes, start: int, end: int) -> tuple[str, dict[str, list[str]]]:
+    _, dn_start, dn_end = _read_tlv(data, start)
+    _, pos, attrs_end = _read_tlv(data, dn_end)
+    attributes: dict[str, list[str]] = {}
+    while pos < attrs_end:
+        _, attr_start, attr_end = _read_tlv(data, pos)
+        _, name_start, name_end = _read_tlv(data, attr_start)
+        _, vpos, vals_end = _read_tlv(data, name_end)
+        values = []
+        while vpos < vals_end:
+            _, v_start, v_end = _read_tlv(data, vpos)
+            values.append(data[v_start:v_end].decode("utf-8", "replace"))
+            vpos = v_end
+        attributes[data[name_start:name_end].decode("ascii")] = values
+        pos = attr_end
+    return data[dn_start:dn_end].decode("utf-8"), attributes
+
+
+def _done_cookie(data: bytes, op_end: int) -> bytes:
+    """The paged-results cookie in the controls after a SearchResultDone (empty: last page)."""
+    if op_end >= len(data) or data[op_end] != 0xA0:
+        return b""
+    _, pos, controls_end = _read_tlv(data, op_end)
+    while pos < controls_end:
+        _, c_start, c_end = _read_tlv(data, pos)
+        _, oid_start, oid_end = _read_tlv(data, c_start)
+        if data[oid_start:oid_end].decode() == PAGED_RESULTS:
+            tag, v_start, v_end = _read_tlv(data, oid_end)
+            if tag == 0x01:  # criticality present
+                tag, v_start, v_end = _read_tlv(data, v_end)
+            _, seq_start, _ = _read_tlv(data, v_start)
+            _, _, size_end = _read_tlv(data, seq_start)
+            _, cookie_start, cookie_end = _read_tlv(data, size_end)
+            return data[cookie_start:cookie_end]
+        pos = c_end
+    return b""
+
+
 class Pipeline:
     """One LDAP connection that sends many requests before reading their responses."""
 
@@ -224,6 +321,32 @@ class Pipeline:
         while in_flight:
             result = parse_result(self._frame())
             yield in_flight.pop(result.message_id), result
+
+    def search(
+        self, base: str, filter_text: str, attributes: list[str], page_size: int = 1000
+    ) -> Iterator[tuple[str, dict[str, list[str]]]]:
+        """Every (dn, attributes) under ``base`` matching the filter, page by page (paged results control)."""
+        request = search_request(base, filter_text, attributes)
+        cookie = b""
+        while True:
+            message_id = self.next_id
+            self.next_id += 1
+            self.sock.sendall(sequence(integer(message_id), request, _paged_control(page_size, cookie)))
+            while True:
+                frame = self._frame()
+                _, start, _ = _read_tlv(frame, 0)
+                _, _, id_end = _read_tlv(frame, start)
+                tag, op_start, op_end = _read_tlv(frame, id_end)
+                if tag == 0x64:  # SearchResultEntry
+                    yield _parse_entry(frame, op_start, op_end)
+                elif tag == 0x65:  # SearchResultDone
+                    result = parse_result(frame)
+                    if not result.ok:
+                        raise WireError(f"search of {base} failed: {result.describe()}")
+                    cookie = _done_cookie(frame, op_end)
+                    break
+            if not cookie:
+                return
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

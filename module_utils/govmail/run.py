@@ -15,8 +15,8 @@ from . import notify
 from .addresses import accounts, allocate
 from .converge import DirectoryWriter, Guards, apply
 from .directory import Layout, read_managed, read_unmanaged
-from .ldap_client import connect
-from .ldapwire import Pipeline
+from .ldap_client import LdapError, connect
+from .ldapwire import Pipeline, WireError
 from .plan import plan, summary
 from .problems import InvalidTree, Problem
 from .rules import load_valid
@@ -60,11 +60,27 @@ def load_for_apply(accounts_dir: str):
     return tree, accounts(tree, [])
 
 
-def read_directory(ldap: dict) -> tuple[object, Layout, list[dict], dict[str, str]]:
+def open_wire(ldap: dict) -> Pipeline:
+    """The pipelined connection for bulk reads and writes, with the same options as ldap3's."""
+    try:
+        return Pipeline.open(
+            ldap["server_uri"],
+            ldap.get("bind_dn"),
+            ldap.get("bind_pw") or "",
+            start_tls=bool(ldap.get("start_tls")),
+            validate_certs=ldap.get("validate_certs", True),
+            ca_path=ldap.get("ca_path"),
+            timeout=ldap.get("connect_timeout") or 10,
+        )
+    except (OSError, WireError) as exc:
+        raise LdapError(f"cannot use the directory at {ldap['server_uri']}: {exc}") from exc
+
+
+def read_directory(ldap: dict) -> tuple[Pipeline, Layout, list[dict], dict[str, str]]:
     """One connection; the managed entries, and the addresses held by entries not managed yet."""
-    conn = connect(**ldap)
+    wire = open_wire(ldap)
     layout = Layout(ldap["base_dn"])
-    return conn, layout, read_managed(conn, layout), read_unmanaged(conn, layout)
+    return wire, layout, read_managed(wire, layout), read_unmanaged(wire, layout)
 
 
 def converge(
@@ -82,7 +98,7 @@ def converge(
     """Plan and (unless check_mode) apply. Returns the apply report (never a password in it)."""
     started = _now()
     tree, desired = load_for_apply(accounts_dir)
-    conn, layout, current, unmanaged = read_directory(ldap)
+    wire, layout, current, unmanaged = read_directory(ldap)
     changes = plan(desired, current, unmanaged)
     (guards or Guards()).check(changes, current, remove_drift)
     delivery = delivery or Delivery()
@@ -111,15 +127,7 @@ def converge(
     else:
         by_address = {a.address: a for a in desired}
         have = {a["address"]: a for a in current}
-        wire = Pipeline.open(
-            ldap["server_uri"],
-            ldap.get("bind_dn"),
-            ldap.get("bind_pw") or "",
-            start_tls=bool(ldap.get("start_tls")),
-            validate_certs=ldap.get("validate_certs", True),
-            ca_path=ldap.get("ca_path"),
-            timeout=ldap.get("connect_timeout") or 10,
-        )
+        conn = connect(**ldap)  # ldap3, for the multi-step changes (adopt, revoke)
         writer = DirectoryWriter(conn, layout, wire)
         outcomes, issued = apply(
             changes,
@@ -135,8 +143,8 @@ def converge(
             if c.op == "drift" and not remove_drift
         ]
         report["notified"] = _deliver(issued, tree, desired, have, writer, delivery=delivery, report_path=report_path)
-        wire.close()
-    conn.unbind()
+        conn.unbind()
+    wire.close()
     report["finished"] = _now()
     report["failed"] = sum(1 for c in report["changes"] if c["result"] == "failed")
     if report_path:

@@ -28,3 +28,27 @@ def test_every_sample_file_names_its_schema_and_passes_it():
         src, problems = parse(path)
         assert problems == []
         assert list(Draft202012Validator(schema(name)).iter_errors(src.data)) == [], path
+
+
+def test_the_fast_path_rejects_every_known_bad_file_and_accepts_the_samples():
+    """The compiled validator may only say "valid" when jsonschema would too."""
+    import fastjsonschema
+    from test_bad_inputs import CASES
+
+    from govmail.tree import _fast_check
+
+    rejected = 0
+    for _, files, _, _ in CASES:
+        for text in (t for t in files.values() if t):
+            src, problems = parse("x.yaml", text)
+            if problems or not isinstance(src.data, dict):
+                continue
+            full = list(Draft202012Validator(schema("org")).iter_errors(src.data))
+            if full:
+                with pytest.raises(fastjsonschema.JsonSchemaException):
+                    _fast_check("org")(src.data)
+                rejected += 1
+    assert rejected >= 15  # the schema-level cases of the bad-input table
+    for path in sorted((REPO / "accounts").rglob("*.yaml")):
+        src, _ = parse(path)
+        _fast_check("province" if path.name == "province.yaml" else "org")(src.data)
