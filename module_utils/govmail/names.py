@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from functools import cache
 
 from unidecode import unidecode
 
@@ -46,6 +47,7 @@ def _strip_dropped(word: str) -> str:
     return "".join(ch for ch in word if ch not in _DROPPED)
 
 
+@cache
 def _is_vietnamese_letter(ch: str) -> bool:
     if ch in "đĐ":
         return True
@@ -86,13 +88,15 @@ def check_person_name(name: str) -> None:
             raise InvalidName(f"word {word!r} carries {tones} tone marks; a syllable has at most one")
 
 
+@cache
+def _word_slug(word: str) -> str:
+    ascii_word = unidecode(_strip_dropped(word).replace("đ", "d").replace("Đ", "D")).lower()
+    return "".join(_ASCII_WORD.findall(ascii_word))
+
+
 def vn_slug(text: str) -> str:
     """Unaccented, lowercase, joined: ``Ninh Phước`` → ``ninhphuoc`` (R5.1b)."""
-    out = []
-    for word in words(text):
-        ascii_word = unidecode(_strip_dropped(word).replace("đ", "d").replace("Đ", "D")).lower()
-        out.append("".join(_ASCII_WORD.findall(ascii_word)))
-    return "".join(out)
+    return "".join(_word_slug(word) for word in words(text))
 
 
 def _match_given(parts: list[str], given: list[str]) -> int:
