@@ -52,6 +52,12 @@ lab: $(STAMP)  ## the main job: bring up the local lab and converge it
 	$(BIN)/govmail allocate $(ACCOUNTS) --check
 	$(BIN)/govmail plan $(ACCOUNTS) --format text
 
+N ?= 5000
+bench: $(STAMP)  ## benchmark against a real slapd: make bench N=5000 (last line: JSON figures)
+	bin/bootstrap-host bench
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(PY) bench/run.py --n $(N)
+
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
 
