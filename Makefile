@@ -35,12 +35,12 @@ test-unit: $(STAMP)  ## pure-Python tests of the engine, CLI and filters
 test-integration: $(STAMP)  ## tests that run real programs
 	$(BIN)/pytest -m integration tests/integration
 
-test: lint test-unit test-integration  ## everything CI runs
+test: lint test-unit test-integration test-lab  ## everything CI runs
 
 validate: $(STAMP)  ## validate the account files
 	$(BIN)/govmail validate $(ACCOUNTS)
 
-lab: $(STAMP)  ## the main job: bring up the local lab and converge it
+lab: $(STAMP) lab-up  ## the main job: bring up the local lab and converge it
 	$(BIN)/govmail validate $(ACCOUNTS)
 	$(BIN)/govmail allocate $(ACCOUNTS) --check
 	$(BIN)/govmail plan $(ACCOUNTS) --format text
