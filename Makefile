@@ -58,7 +58,8 @@ lab-up: $(STAMP)  ## start dockerd, build the image if missing, bring up and con
 lab-down:  ## remove the lab container
 	bin/lab down
 
-test-lab: lab-up  ## tests against the real lab servers (SMTP, IMAP, LDAP on 127.0.0.1)
+test-lab: lab-up  ## idempotence of the lab converge, then tests against the real servers on 127.0.0.1
+	VENV=$(VENV) bin/lab idempotence
 	$(BIN)/pytest -m integration tests/lab
 
 molecule: $(STAMP)  ## molecule test of the roles (docker driver, locally built image, idempotence)
