@@ -42,12 +42,12 @@ test-integration: $(STAMP)  ## tests that run real programs (a throwaway slapd, 
 	bin/bootstrap-host documents
 	$(BIN)/pytest -m integration tests/integration
 
-test: lint test-unit test-integration  ## everything CI runs
+test: lint test-unit test-integration test-lab  ## everything CI runs
 
 validate: $(STAMP)  ## validate the account files
 	$(BIN)/govmail validate $(ACCOUNTS)
 
-lab: $(STAMP)  ## the main job: bring up the local lab and converge it
+lab: $(STAMP) lab-up  ## the main job: bring up the local lab and converge it
 	$(BIN)/govmail validate $(ACCOUNTS)
 	$(BIN)/govmail allocate $(ACCOUNTS) --check
 	$(BIN)/govmail plan $(ACCOUNTS) --format text
@@ -71,7 +71,8 @@ lab-up: $(STAMP)  ## start dockerd, build the image if missing, bring up and con
 lab-down:  ## remove the lab container
 	bin/lab down
 
-test-lab: lab-up  ## tests against the real lab servers (SMTP, IMAP, LDAP on 127.0.0.1)
+test-lab: lab-up  ## idempotence of the lab converge, then tests against the real servers on 127.0.0.1
+	VENV=$(VENV) bin/lab idempotence
 	$(BIN)/pytest -m integration tests/lab
 
 molecule: $(STAMP)  ## molecule test of the roles (docker driver, locally built image, idempotence)

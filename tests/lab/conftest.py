@@ -73,11 +73,11 @@ class Lab:
         return ssl.create_default_context(cafile=str(self.ca))
 
     # --- LDAP ---------------------------------------------------------------------------
-    def ldap(self, user: str | None = None, password: str | None = None, tls: bool = True) -> ldap3.Connection:
+    def ldap(self, user: str | None = None, secret: str | None = None, tls: bool = True) -> ldap3.Connection:
         """A connection (StartTLS by default) bound as `user`, or anonymous."""
         tls_conf = ldap3.Tls(ca_certs_file=str(self.ca), validate=ssl.CERT_REQUIRED)
         server = ldap3.Server("127.0.0.1", port=self.ports[389], tls=tls_conf, get_info=ldap3.NONE)
-        conn = ldap3.Connection(server, user=user, password=password, raise_exceptions=False)
+        conn = ldap3.Connection(server, user=user, password=secret, raise_exceptions=False)
         conn.open()
         if tls:
             assert conn.start_tls(), conn.result

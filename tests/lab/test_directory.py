@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+import subprocess
+import time
+
 import ldap3
 
-from .conftest import ACCOUNTS, MAILSERVER, PROVISIONER, SUFFIX, Lab, strong_password
+from .conftest import ACCOUNTS, CONTAINER, MAILSERVER, PROVISIONER, SUFFIX, Lab, in_lab, strong_password
 
 CONSTRAINT_VIOLATION = 19
 CONFIDENTIALITY_REQUIRED = 13
@@ -151,3 +155,42 @@ def test_provisioner_cannot_touch_the_service_identities(lab: Lab) -> None:
         assert not conn.modify(MAILSERVER, {"description": [(ldap3.MODIFY_REPLACE, ["x"])]})
         conn.search(PROVISIONER, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["userPassword"])
         assert all(not e.entry_attributes_as_dict.get("userPassword") for e in conn.entries)
+
+
+def test_expired_password_refuses_login_after_the_grace_binds(lab: Lab, make_account) -> None:
+    """R6.1 (change every 3 months), with the ageing shortened to 1 second on a throwaway policy:
+    once pwdMaxAge has passed, a bind spends a grace login (pwdGraceAuthNLimit), and after that
+    binds fail — and so do IMAP logins, for which Dovecot binds as the user."""
+    policy = f"cn=expiry-{secrets.token_hex(4)},ou=policies,{SUFFIX}"
+    ldif = (
+        f"dn: {policy}\nobjectClass: organizationalRole\nobjectClass: pwdPolicy\n"
+        "pwdAttribute: userPassword\npwdMaxAge: 1\npwdGraceAuthNLimit: 1\npwdMinLength: 8\n"
+        "pwdCheckQuality: 2\npwdAllowUserChange: TRUE\n"
+    )
+    subprocess.run(  # policies belong to root (the provisioner only reads them)
+        ["docker", "exec", "-i", CONTAINER, "ldapadd", "-Q", "-Y", "EXTERNAL", "-H", "ldapi:///"],
+        input=ldif,
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    try:
+        account = make_account(ready=False)
+        with lab.provisioner() as conn:
+            change = {"pwdPolicySubentry": [(ldap3.MODIFY_REPLACE, [policy])]}
+            assert conn.modify(account.dn, change), conn.result
+        new = strong_password()
+        conn = account.change_password(new)  # sets pwdChangedTime, clears pwdReset
+        assert conn.result["result"] == 0, conn.result
+        account.password = new
+        time.sleep(2.5)  # let the 1-second ageing pass
+
+        assert account.bind().bound  # the one grace login
+        assert not account.bind().bound  # expired, no grace left
+        assert not account.imap_login()
+        with lab.provisioner() as conn:
+            conn.search(account.dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdGraceUseTime"])
+            assert len(conn.entries[0].pwdGraceUseTime.values) == 1
+    finally:
+        in_lab("ldapdelete", "-Q", "-Y", "EXTERNAL", "-H", "ldapi:///", policy, check=False)

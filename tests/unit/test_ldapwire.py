@@ -71,7 +71,9 @@ def test_modify_request_decodes_to_the_changes():
 def test_filters_encode_as_ldap3_encodes_them(text):
     from ldap3.operation.search import compile_filter
 
-    assert encode_filter(text) == encoder.encode(compile_filter(parse_filter(text, None, True, True, None, False).elements[0]))
+    assert encode_filter(text) == encoder.encode(
+        compile_filter(parse_filter(text, None, True, True, None, False).elements[0])
+    )
 
 
 @pytest.mark.parametrize("text", ["(cn=Ng*)", "(uid>=a)", "uid=a", "(&(uid=a)"])

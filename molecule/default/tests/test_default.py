@@ -7,8 +7,15 @@ import pytest
 SUFFIX = "dc=khanhhoa,dc=gov,dc=vn"
 
 
-def ldap_root(host, base: str, *args: str) -> str:
-    cmd = host.run("ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -o ldif-wrap=no -b %s %s", base, " ".join(args))
+def ldap_root(host, base: str, scope: str = "base", search: str = "(objectClass=*)", *attrs: str) -> str:
+    """ldapsearch as root over ldapi (SASL EXTERNAL), LDIF without line wrapping."""
+    cmd = host.run(
+        "ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -o ldif-wrap=no -b %s -s %s %s" + " %s" * len(attrs),
+        base,
+        scope,
+        search,
+        *attrs,
+    )
     assert cmd.rc == 0, cmd.stderr
     return cmd.stdout
 
@@ -41,27 +48,27 @@ def test_secret_files_are_private(host, path: str, group: str, mode: int) -> Non
 
 
 def test_database_has_suffix_overlays_and_last_bind(host) -> None:
-    db = ldap_root(host, "olcDatabase={1}mdb,cn=config", "-s base")
+    db = ldap_root(host, "olcDatabase={1}mdb,cn=config")
     assert f"olcSuffix: {SUFFIX}" in db
     assert "olcLastBind: TRUE" in db
-    overlays = ldap_root(host, "olcDatabase={1}mdb,cn=config", "'(objectClass=olcOverlayConfig)'", "olcOverlay")
+    overlays = ldap_root(host, "olcDatabase={1}mdb,cn=config", "one", "(objectClass=olcOverlayConfig)", "olcOverlay")
     assert "olcOverlay: {0}ppolicy" in overlays and "olcOverlay: {1}unique" in overlays
 
 
 def test_govmail_schema_is_loaded(host) -> None:
-    schema = ldap_root(host, "cn=schema,cn=config", "'(cn=*govmail)'", "olcObjectClasses", "olcAttributeTypes")
+    schema = ldap_root(host, "cn=schema,cn=config", "one", "(cn=*govmail)", "olcObjectClasses", "olcAttributeTypes")
     for name in ("govmailAccount", "govmailState", "govmailStateSince", "govmailManaged", "govmailAlias"):
         assert f"'{name}'" in schema
 
 
 def test_default_password_policy_matches_article_6(host) -> None:
-    policy = ldap_root(host, f"cn=default,ou=policies,{SUFFIX}", "-s base")
+    policy = ldap_root(host, f"cn=default,ou=policies,{SUFFIX}")
     for line in ("pwdMinLength: 8", "pwdMustChange: TRUE", "pwdMaxAge: 7776000", "pwdLockout: TRUE"):
         assert line in policy
 
 
 def test_dit_skeleton(host) -> None:
-    ous = ldap_root(host, SUFFIX, "-s one", "'(objectClass=organizationalUnit)'", "ou")
+    ous = ldap_root(host, SUFFIX, "one", "(objectClass=organizationalUnit)", "ou")
     for ou in ("accounts", "revoked", "services", "policies"):
         assert f"ou: {ou}" in ous
 
@@ -71,8 +78,8 @@ def test_postfix_settings(host) -> None:
     assert "ldap:/etc/postfix/ldap/virtual_mailbox_maps.cf" in conf
     assert "lmtp:unix:private/dovecot-lmtp" in conf
     submission = host.check_output("postconf -P submission/inet")
-    assert "smtpd_tls_security_level=encrypt" in submission
-    assert "reject_sender_login_mismatch" in submission
+    assert "smtpd_tls_security_level = encrypt" in submission
+    assert "smtpd_sender_restrictions = reject_non_fqdn_sender,reject_sender_login_mismatch" in submission
 
 
 def test_dovecot_settings(host) -> None:
