@@ -47,10 +47,8 @@ test: lint test-unit test-integration test-lab  ## everything CI runs
 validate: $(STAMP)  ## validate the account files
 	$(BIN)/govmail validate $(ACCOUNTS)
 
-lab: $(STAMP) lab-up  ## the main job: bring up the local lab and converge it
-	$(BIN)/govmail validate $(ACCOUNTS)
-	$(BIN)/govmail allocate $(ACCOUNTS) --check
-	$(BIN)/govmail plan $(ACCOUNTS) --format text
+lab: $(STAMP) lab-up  ## the main job: bring up the local lab and converge accounts/ into it
+	VENV=$(VENV) bin/lab-accounts $(ACCOUNTS)
 
 N ?= 5000
 bench: $(STAMP)  ## benchmark against a real slapd: make bench N=5000 (last line: JSON figures)
