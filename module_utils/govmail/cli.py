@@ -12,6 +12,7 @@ import yaml
 
 from . import __version__, cli_workflow, importer, render
 from .addresses import accounts, allocate
+from .continuity import check_against
 from .ldap_client import LdapError, connect
 from .plan import plan
 from .problems import InvalidTree
@@ -30,6 +31,10 @@ def _load(args):
 
 def cmd_validate(args) -> int:
     tree = _load(args)
+    if args.base:
+        problems = check_against(tree, args.base)
+        if problems:
+            raise InvalidTree(problems)
     count = sum(len(o.people) for o in tree.orgs)
     print(f"{args.dir}: {len(tree.orgs)} unit file(s), {count} people: valid")
     return 0
@@ -160,7 +165,12 @@ def parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    command("validate", cmd_validate, "check every account file and report every error as file:line: field: message")
+    p = command(
+        "validate", cmd_validate, "check every account file and report every error as file:line: field: message"
+    )
+    p.add_argument(
+        "--base", metavar="REF", help="also refuse lost or changed addresses and revived revoked ones since REF"
+    )
     p = command("allocate", cmd_allocate, "write the Article 5 address of every new person into the files")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when an address is missing (CI)")
     p = command("list", cmd_list, "every account the tree defines")
