@@ -125,13 +125,14 @@ olcDbDirectory: {self.dir}/db
 olcDbMaxSize: 8589934592
 olcDbNoSync: TRUE
 olcLastBind: TRUE
-olcSizeLimit: unlimited
-olcLimits: dn.exact="{ctx["slapd__provisioner_dn"]}" size=unlimited time=unlimited
+olcSizeLimit: 500
 """
         for index in ("objectClass eq", "uid eq", "mail eq", "govmailAlias eq", "govmailState eq", "govmailManaged eq"):
             out += f"olcDbIndex: {index}\n"
         for number, acl in enumerate(acls):
             out += f"olcAccess: {{{number}}}{acl}\n"
+        for number, limit in enumerate(defaults["slapd__limits"]):  # the role's, as production has them
+            out += f"olcLimits: {{{number}}}{env.from_string(limit).render(ctx)}\n"
         if self.ppolicy:
             out += f"""
 dn: olcOverlay={{0}}ppolicy,olcDatabase={{1}}mdb,cn=config

@@ -136,6 +136,9 @@ def _search(source, base: str, filter_text: str, attributes: list[str], page_siz
     ):
         if item.get("type") == "searchResEntry":
             yield item["dn"], item["attributes"]
+    result = source.result or {}
+    if result.get("result") not in (0, None):  # a partial read (size limit…) must never pass for the whole
+        raise RuntimeError(f"reading {base} failed: {result.get('description')} {result.get('message') or ''}".strip())
 
 
 def read_unmanaged(source, layout: Layout, page_size: int = 1000) -> dict[str, str]:

@@ -60,7 +60,8 @@ def _read_tlv(data: bytes, pos: int) -> tuple[int, int, int]:
 ADD, MODIFY = 0x68, 0x66  # [APPLICATION 8], [APPLICATION 6], constructed
 REPLACE, ADD_VALUES, DELETE_VALUES = 2, 0, 1
 RESULT_NAMES = {
-    0: "success", 16: "noSuchAttribute", 19: "constraintViolation", 20: "attributeOrValueExists",
+    0: "success", 3: "timeLimitExceeded", 4: "sizeLimitExceeded",
+    16: "noSuchAttribute", 19: "constraintViolation", 20: "attributeOrValueExists",
     21: "invalidAttributeSyntax", 32: "noSuchObject", 34: "invalidDNSyntax", 49: "invalidCredentials",
     50: "insufficientAccessRights", 53: "unwillingToPerform", 64: "namingViolation", 65: "objectClassViolation",
     67: "notAllowedOnRDN", 68: "entryAlreadyExists", 69: "objectClassModsProhibited",

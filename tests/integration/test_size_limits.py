@@ -1,0 +1,54 @@
+"""The role's limits let the provisioner read more entries than the global size limit (500)."""
+
+import pytest
+from ldap3 import MODIFY_REPLACE
+
+from govmail.directory import Layout, read_managed
+from govmail.ldap_client import connect
+from govmail.ldapwire import WireError
+from govmail.run import open_wire
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_paged_read_sees_every_account_beyond_the_size_limit(slapd, ldap):
+    root = connect(server_uri=slapd.ldapi)
+    layout = Layout(slapd.suffix)
+    for i in range(650):
+        attrs = {
+            "cn": f"N{i}",
+            "sn": "N",
+            "mail": f"n{i}@khanhhoa.gov.vn",
+            "govmailState": "active",
+            "govmailManaged": "TRUE",
+        }
+        assert root.add(layout.dn(f"n{i}@khanhhoa.gov.vn"), ["inetOrgPerson", "govmailAccount"], attrs), root.result
+    assert len(read_managed(open_wire(ldap), layout)) == 650
+    assert len(read_managed(connect(**ldap), layout)) == 650
+    # the mail server (doveadm -A) and root over ldapi (adopting a running directory) too
+    mailserver = connect(server_uri=slapd.uri, bind_dn=slapd.mailserver[0], bind_pw=slapd.mailserver[1])
+    assert len(read_managed(mailserver, layout)) == 650
+    assert len(read_managed(connect(server_uri=slapd.ldapi), layout)) == 650
+
+
+def test_a_read_cut_by_a_limit_is_an_error_not_a_smaller_tree(slapd, ldap):
+    root = connect(server_uri=slapd.ldapi)
+    layout = Layout(slapd.suffix)
+    for i in range(30):
+        attrs = {
+            "cn": f"N{i}",
+            "sn": "N",
+            "mail": f"n{i}@khanhhoa.gov.vn",
+            "govmailState": "active",
+            "govmailManaged": "TRUE",
+        }
+        root.add(layout.dn(f"n{i}@khanhhoa.gov.vn"), ["inetOrgPerson", "govmailAccount"], attrs)
+    # The provisioner loses its exemption: its reads are cut at 10 entries.
+    config = "olcDatabase={1}mdb,cn=config"
+    assert root.modify(config, {"olcLimits": [(MODIFY_REPLACE, [f'dn.exact="{ldap["bind_dn"]}" size=10'])]}), (
+        root.result
+    )
+    with pytest.raises(WireError, match="sizeLimitExceeded"):
+        read_managed(open_wire(ldap), layout)
+    with pytest.raises(RuntimeError, match="sizeLimitExceeded"):
+        read_managed(connect(**ldap), layout)
