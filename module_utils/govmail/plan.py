@@ -7,7 +7,7 @@ keys as ``Account.as_dict``); an empty list plans against an empty directory.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .addresses import Account
 
@@ -33,7 +33,18 @@ class Change:
     reason: str | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # Hand-written: dataclasses.asdict deep-copies every value (seconds on a province-sized plan).
+        return {
+            "op": self.op,
+            "address": self.address,
+            "kind": self.kind,
+            "org": self.org,
+            "unit": self.unit,
+            "name": self.name,
+            "status": self.status,
+            "changes": {k: list(v) for k, v in self.changes.items()},
+            "reason": self.reason,
+        }
 
 
 def _norm(account: dict, key: str):

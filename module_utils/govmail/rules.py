@@ -30,7 +30,7 @@ def _nfc(src: Source) -> list[Problem]:
     return [
         src.problem(path, "is not in Unicode NFC (composed) form as R3.4 requires; retype or normalise it")
         for path, text in _texts(src, src.data)
-        if unicodedata.normalize("NFC", text) != text
+        if not unicodedata.is_normalized("NFC", text)
     ]
 
 

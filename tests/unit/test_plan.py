@@ -104,3 +104,12 @@ def test_revoked_entry_left_in_the_live_tree_is_moved_on_the_next_run():
     current = [{**acct("r@x", status="revoked").as_dict(), "in_revoked_tree": False}]
     [change] = plan([acct("r@x", status="revoked", reason="retired", since="2026-01-01")], current)
     assert change.op == "revoke"
+
+
+def test_hand_written_as_dict_matches_dataclasses_asdict():
+    import dataclasses
+
+    account = acct("a@x", aliases=["b@x"], reason="inactive", since="2026-01-01", reset="1")
+    assert account.as_dict() == dataclasses.asdict(account)
+    change = plan([acct("a@x", title="TP")], [acct("a@x").as_dict()])[0]
+    assert change.as_dict() == dataclasses.asdict(change)
