@@ -68,7 +68,12 @@ def archive(
         if sha256_file(path) == expected:
             return _record(address, path, expected, created=False)
     folder.mkdir(parents=True, exist_ok=True, mode=0o750)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".staging-") as tmp:
+    # doveadm writes the copy as the mail user, so the staging folder sits beside the maildirs and
+    # belongs to their owner; the archive itself is written by root into the closed archive folder.
+    staging_root = maildir.parent if maildir.parent.is_dir() else folder
+    with tempfile.TemporaryDirectory(dir=staging_root, prefix=".govmail-archive-") as tmp:
+        owner = staging_root.stat()
+        os.chown(tmp, owner.st_uid, owner.st_gid)
         staging = Path(tmp) / address
         method = "doveadm backup" if _doveadm_copy(address, staging, doveadm) else None
         if method and not staging.exists():

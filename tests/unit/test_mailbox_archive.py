@@ -31,7 +31,8 @@ def test_archive_of_a_maildir_is_verified_and_checksummed(tmp_path):
     assert path.with_name(path.name + ".sha256").read_text() == f"{record['sha256']}  {path.name}\n"
     with tarfile.open(path) as tar:
         assert "lvtam@khanhhoa.gov.vn/cur/2.msg:2,S" in tar.getnames()
-    assert not list(path.parent.glob(".*"))  # no staging or partial files left behind
+    assert not list(path.parent.glob(".*"))  # no partial files left behind
+    assert not list(maildir.parent.glob(".govmail-archive-*"))  # nor staging copies beside the maildirs
 
 
 def test_archive_is_idempotent_per_day_and_redone_when_tampered(tmp_path):
