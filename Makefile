@@ -42,7 +42,7 @@ test-integration: $(STAMP)  ## tests that run real programs (a throwaway slapd, 
 	bin/bootstrap-host documents
 	$(BIN)/pytest -m integration tests/integration
 
-test: lint test-unit test-integration test-lab  ## everything CI runs
+test: lint test-unit test-integration test-lab molecule  ## everything CI runs
 
 validate: $(STAMP)  ## validate the account files
 	$(BIN)/govmail validate $(ACCOUNTS)
