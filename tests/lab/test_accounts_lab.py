@@ -172,7 +172,10 @@ def test_the_whole_life_of_an_account_in_the_lab(lab, tree):
     tree.converge()
     archive = in_lab("sh", "-c", f"ls /var/mail-archive/*/*-{tree.q}.tar.gz").stdout.strip()
     assert in_lab("sh", "-c", f"cd $(dirname {archive}) && sha256sum -c $(basename {archive}).sha256").returncode == 0
-    assert "Subject: before revocation" in in_lab("sh", "-c", f"tar -xzOf {archive} --wildcards '*/cur/*' '*/new/*'", check=False).stdout
+    assert (
+        "Subject: before revocation"
+        in in_lab("sh", "-c", f"tar -xzOf {archive} --wildcards '*/cur/*' '*/new/*'", check=False).stdout
+    )
     with lab.mx() as smtp, pytest.raises(smtplib.SMTPRecipientsRefused):
         smtp.sendmail("sender@example.org", [tree.q], b"Subject: after\r\n\r\nbounced\r\n")
 
