@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__, cli_workflow, importer, render
+from . import __version__, cli_lifecycle, cli_workflow, importer, render
 from .addresses import accounts, allocate
 from .ldap_client import LdapError, connect
 from .plan import plan
@@ -195,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schema)
     p.add_argument("--write", action="store_true")
     cli_workflow.register(sub)
+    cli_lifecycle.register(sub)
     return top
 
 

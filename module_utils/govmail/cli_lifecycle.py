@@ -1,0 +1,135 @@
+"""The ``govmail`` commands of issue 6: lifecycle scan, lock, abuse scan, reminders.
+
+Registered on the main parser by ``register`` (one line in cli.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from . import lifecycle, notices
+from .directory import Layout
+from .gitlog import GitError
+from .ldap_client import connect
+from .requests import RequestError
+from .rules import load_valid
+
+DEFAULT_DIR = "accounts"
+WEB = "https://mail.khanhhoa.gov.vn/password"
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
+
+
+def _smtp_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--smtp", metavar="HOST[:PORT]", help="send the notices through this mail server (default: none)")
+    p.add_argument("--smtp-starttls", action="store_true", help="STARTTLS before sending")
+    p.add_argument("--smtp-ca", help="CA certificate of the mail server")
+    p.add_argument("--sender", help="From: of the notices (default: the support mailbox)")
+    p.add_argument("--ledger", help="JSON file remembering the notices sent (default: none)")
+    p.add_argument("--web", default=WEB, help=f"the password page's address (default: {WEB})")
+
+
+def _channel(args):
+    if not args.smtp:
+        return None
+    host, _, port = args.smtp.partition(":")
+    return notices.channel_from_args(host, int(port or 25), args.smtp_starttls, args.smtp_ca)
+
+
+def _send(args, tree, items: list[notices.Notice]) -> list[dict]:
+    channel = _channel(args)
+    if channel is None:
+        for n in items:
+            print(f"notice (not sent, no --smtp): {n.to}: {n.subject}")
+        return []
+    from .notify import support_mailbox
+
+    results = notices.send(channel, items, args.sender or support_mailbox(tree), notices.Ledger(args.ledger))
+    for r in results:
+        state = "already sent" if r.get("skipped") else ("sent" if r["error"] is None else f"FAILED: {r['error']}")
+        print(f"notice to {r['to']}: {state}")
+    return results
+
+
+def _directory(args, tree):
+    from .cli import _ldap_options
+
+    options = _ldap_options(args, tree.province.domain)
+    return connect(**options), Layout(options["base_dn"])
+
+
+def cmd_lifecycle_scan(args) -> int:
+    today = args.today or dt.date.today()
+    tree = load_valid(args.dir)
+    conn, layout = _directory(args, tree)
+    try:
+        activity = lifecycle.read_activity(conn, layout)
+    finally:
+        conn.unbind()
+    try:
+        from .gitlog import Git
+
+        proposed = lifecycle.already_proposed(Git(args.dir), args.base, args.prefix)
+        result = lifecycle.scan(tree, activity, today, proposed, warn_days=args.warn_days)
+        if args.dry_run:
+            proposal = lifecycle.Proposal(None, [], lifecycle.description(result, None), result)
+        else:
+            proposal = lifecycle.propose(args.dir, result, base=args.base, prefix=args.prefix)
+    except (GitError, RequestError) as exc:
+        print(f"govmail lifecycle scan: {exc}; nothing was written.", file=sys.stderr)
+        return 1
+    print(proposal.description)
+    if args.description:
+        Path(args.description).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.description).write_text(proposal.description, encoding="utf-8")
+    if proposal.branch:
+        print(f"Branch {proposal.branch}: {len(proposal.commits)} commit(s). Push it and open the pull request.")
+    if result.warn:
+        _send(args, tree, lifecycle.warning_notices(tree, result, args.web))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "branch": proposal.branch,
+                    "commits": proposal.commits,
+                    "suspend": [d.address for d in result.suspend],
+                    "revoke": [d.address for d in result.revoke],
+                    "warn": [d.address for d in result.warn],
+                    "already": [d.address for d in result.already],
+                }
+            )
+        )
+    return 0
+
+
+def register(sub) -> None:
+    from .cli import _add_ldap_arguments
+
+    p = sub.add_parser("lifecycle", help="the clocks of Article 8, proposed as a branch (R8.1, R8.2a)")
+    lsub = p.add_subparsers(dest="lifecycle_command", required=True, metavar="ACTION")
+    p = lsub.add_parser(
+        "scan",
+        help="propose suspension after 6 months without activity and revocation after 1 month suspended",
+        description="Reads activity from the directory and proposes the changes as a branch with one commit per "
+        "unit file; warns people and units 14 days ahead. Never writes to the directory.",
+    )
+    p.add_argument("dir", nargs="?", default=DEFAULT_DIR, help="the accounts directory (default: accounts)")
+    _add_ldap_arguments(p)
+    p.add_argument("--today", type=_date, help="the date to run as (default: today); tests move the clock with it")
+    p.add_argument("--base", default="HEAD", help="the branch the proposals start from (default: HEAD)")
+    p.add_argument("--prefix", default="lifecycle", help="branch name prefix (default: lifecycle)")
+    p.add_argument("--warn-days", type=int, default=14, help="warn this many days ahead (default: 14)")
+    p.add_argument("--description", help="also write the pull-request description (Markdown) to this file")
+    p.add_argument("--dry-run", action="store_true", help="show what is due; no branch, no commit")
+    p.add_argument("--json", action="store_true", help="also print a JSON summary")
+    _smtp_arguments(p)
+    p.set_defaults(func=cmd_lifecycle_scan)
