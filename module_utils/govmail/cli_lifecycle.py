@@ -11,10 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from . import lifecycle, notices
+from . import cli, lifecycle, notices
 from .directory import Layout
-from .gitlog import GitError
+from .gitlog import Git, GitError
 from .ldap_client import connect
+from .notify import support_mailbox
 from .requests import RequestError
 from .rules import load_valid
 
@@ -51,8 +52,6 @@ def _send(args, tree, items: list[notices.Notice]) -> list[dict]:
         for n in items:
             print(f"notice (not sent, no --smtp): {n.to}: {n.subject}")
         return []
-    from .notify import support_mailbox
-
     results = notices.send(channel, items, args.sender or support_mailbox(tree), notices.Ledger(args.ledger))
     for r in results:
         state = "already sent" if r.get("skipped") else ("sent" if r["error"] is None else f"FAILED: {r['error']}")
@@ -61,9 +60,7 @@ def _send(args, tree, items: list[notices.Notice]) -> list[dict]:
 
 
 def _directory(args, tree):
-    from .cli import _ldap_options
-
-    options = _ldap_options(args, tree.province.domain)
+    options = cli._ldap_options(args, tree.province.domain)
     return connect(**options), Layout(options["base_dn"])
 
 
@@ -76,8 +73,6 @@ def cmd_lifecycle_scan(args) -> int:
     finally:
         conn.unbind()
     try:
-        from .gitlog import Git
-
         proposed = lifecycle.already_proposed(Git(args.dir), args.base, args.prefix)
         result = lifecycle.scan(tree, activity, today, proposed, warn_days=args.warn_days)
         if args.dry_run:
@@ -112,8 +107,6 @@ def cmd_lifecycle_scan(args) -> int:
 
 
 def register(sub) -> None:
-    from .cli import _add_ldap_arguments
-
     p = sub.add_parser("lifecycle", help="the clocks of Article 8, proposed as a branch (R8.1, R8.2a)")
     lsub = p.add_subparsers(dest="lifecycle_command", required=True, metavar="ACTION")
     p = lsub.add_parser(
@@ -123,7 +116,7 @@ def register(sub) -> None:
         "unit file; warns people and units 14 days ahead. Never writes to the directory.",
     )
     p.add_argument("dir", nargs="?", default=DEFAULT_DIR, help="the accounts directory (default: accounts)")
-    _add_ldap_arguments(p)
+    cli._add_ldap_arguments(p)
     p.add_argument("--today", type=_date, help="the date to run as (default: today); tests move the clock with it")
     p.add_argument("--base", default="HEAD", help="the branch the proposals start from (default: HEAD)")
     p.add_argument("--prefix", default="lifecycle", help="branch name prefix (default: lifecycle)")

@@ -326,7 +326,9 @@ def warning_notices(tree: Tree, result: Scan, web: str) -> list[notices.Notice]:
         if box and box != d.address:
             by_box.setdefault(box, []).append(d)
     for box, items in sorted(by_box.items()):
-        lines = "".join(f"  • {d.address} — {d.name}: không hoạt động từ {d.since}, tạm ngưng ngày {d.due}\n" for d in items)
+        lines = "".join(
+            f"  • {d.address} — {d.name}: không hoạt động từ {d.since}, tạm ngưng ngày {d.due}\n" for d in items
+        )
         body = (
             "Kính gửi đơn vị,\n\n"
             "Các tài khoản thư điện tử công vụ sau của đơn vị không được sử dụng gần 6 tháng và sẽ bị đề nghị\n"
