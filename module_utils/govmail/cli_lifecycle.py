@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shlex
 import sys
 from pathlib import Path
 
-from . import cli, lifecycle, notices
+from . import cli, lifecycle, lock, notices
 from .directory import Layout
 from .gitlog import Git, GitError
 from .ldap_client import connect
@@ -106,6 +107,44 @@ def cmd_lifecycle_scan(args) -> int:
     return 0
 
 
+def cmd_lock(args) -> int:
+    tree = load_valid(args.dir)
+    options = cli._ldap_options(args, tree.province.domain)
+    code, more = args.reason[0], " ".join(args.reason[1:]) or None
+    try:
+        result = lock.lock(
+            args.dir,
+            options,
+            args.address,
+            reason=code,
+            reason_more=more,
+            today=args.today,
+            doveadm=shlex.split(args.doveadm) if args.doveadm else None,
+            commit=not args.no_commit,
+        )
+    except (RequestError, GitError) as exc:
+        print(f"govmail lock: {exc}; nothing was written.", file=sys.stderr)
+        return 1
+    except lock.LockError as exc:
+        print(f"govmail lock: {exc}", file=sys.stderr)
+        return 1
+    print(f"{result.address}: locked in the directory (suspended: {result.reason}; password replaced, reset pending)")
+    if args.doveadm:
+        state = f"error: {result.kick_error}" if result.kick_error else ("cut" if result.kicked else "none open")
+        print(f"sessions: {state}")
+    else:
+        print("sessions: not cut here (no --doveadm): the playbook cuts them on the mail hosts")
+    if result.commit:
+        print(f"commit {result.commit}: push it now so Git is the record")
+    elif result.files:
+        print(f"wrote {', '.join(result.files)} (--no-commit): commit it now")
+    else:
+        print("the file already says suspended: nothing to commit")
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+    return 1 if result.kick_error else 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("lifecycle", help="the clocks of Article 8, proposed as a branch (R8.1, R8.2a)")
     lsub = p.add_subparsers(dest="lifecycle_command", required=True, metavar="ACTION")
@@ -126,3 +165,20 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="also print a JSON summary")
     _smtp_arguments(p)
     p.set_defaults(func=cmd_lifecycle_scan)
+
+    p = sub.add_parser(
+        "lock",
+        help="emergency lock (R8.2b): suspend in the directory at once, cut sessions, commit the change",
+        description="Suspends the account in the directory now (a new random password nobody knows, reset "
+        "pending), cuts its sessions, and commits the same suspension to its account file.",
+    )
+    p.add_argument("address", help="the account to lock")
+    p.add_argument("--reason", nargs="+", default=["compromised"], metavar=("CODE", "TEXT"),
+                   help="reason code and optional text (default: compromised)")  # fmt: skip
+    p.add_argument("--dir", default=DEFAULT_DIR, help="the accounts directory (default: accounts)")
+    cli._add_ldap_arguments(p)
+    p.add_argument("--today", type=_date, help="date of the suspension (default: today)")
+    p.add_argument("--doveadm", help='command running doveadm on the mail host, e.g. "doveadm" or "ssh mail doveadm"')
+    p.add_argument("--no-commit", action="store_true", help="write the file but do not commit it")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_lock)
