@@ -66,8 +66,11 @@ def test_lock_takes_effect_at_once_and_git_catches_up(world, slapd, ldap):
     assert report["commit"] == repo.git("rev-parse", "HEAD")
     body = repo.git("log", "-1", "--format=%B")
     assert body.startswith(f"lock: {WHO} (compromised mật khẩu bị lộ)") and f"Govmail-Lock: {WHO}" in body
-    assert repo.git("show", "--stat", "--format=", "HEAD").splitlines()[0].strip().startswith(
-        "accounts/departments/skhcn.yaml"
+    assert (
+        repo.git("show", "--stat", "--format=", "HEAD")
+        .splitlines()[0]
+        .strip()
+        .startswith("accounts/departments/skhcn.yaml")
     )
     text = (repo.path / "accounts/departments/skhcn.yaml").read_text(encoding="utf-8")
     assert "status: suspended" in text and "reason: compromised mật khẩu bị lộ" in text
@@ -87,11 +90,11 @@ def test_lock_takes_effect_at_once_and_git_catches_up(world, slapd, ldap):
 def test_bad_input_writes_nothing(world, slapd, ldap):
     repo, fake, log = world
     head = repo.git("rev-parse", "HEAD")
-    for address, message in (
+    for words, message in (
         ("nobody@khanhhoa.gov.vn", "no person has the address nobody@khanhhoa.gov.vn"),
         (WHO + " --reason stolen", "reason must start with one of"),
     ):
-        address, *more = address.split()
+        address, *more = words.split()
         result = govmail(
             ldap, "lock", address, *more, "--dir", str(repo.path / "accounts"), "--ldap", ldap["server_uri"],
             "--doveadm", str(fake),
@@ -101,3 +104,46 @@ def test_bad_input_writes_nothing(world, slapd, ldap):
     assert repo.git("rev-parse", "HEAD") == head and repo.git("status", "--porcelain") == ""
     assert attrs(slapd, WHO, "govmailState")["govmailState"] == ["active"]
     assert not log.exists()
+
+
+def test_the_playbook_locks_kicks_and_commits(world, slapd, ldap, tmp_path):
+    import yaml
+
+    from helpers import REPO
+
+    repo, fake, log = world
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = {
+        "all": {
+            "hosts": {"localhost": local},
+            "children": {"mail": {"hosts": {"localhost": local}}},
+            "vars": {
+                "govmail_ldap_uri": ldap["server_uri"],
+                "govmail_ldap_bind_dn": ldap["bind_dn"],
+                "govmail_ldap_bind_pw": ldap["bind_pw"],
+                "govmail_ldap_suffix": ldap["base_dn"],
+                "govmail_doveadm": str(fake),
+            },
+        }
+    }
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    cmd = [
+        str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(path),
+        str(REPO / "playbooks/emergency-lock.yml"), "-e", f"address={WHO}",
+        "-e", f"accounts_dir={repo.path / 'accounts'}", "-e", f"govmail_cli={GOVMAIL}",
+        "-e", "reason='compromised gửi thư rác'",
+    ]  # fmt: skip
+    run = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert attrs(slapd, WHO, "govmailState")["govmailState"] == ["suspended"]
+    assert f"kick {WHO}" in log.read_text()
+    assert repo.git("log", "-1", "--format=%s") == f"lock: {WHO} (compromised gửi thư rác)"
+    assert ldap["bind_pw"] not in run.stdout + run.stderr
+    assert converge(str(repo.path / "accounts"), ldap, check_mode=True)["changes"] == []
+
+    missing = subprocess.run(
+        [*cmd[:4], "-e", f"govmail_cli={GOVMAIL}"], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
+    assert missing.returncode != 0 and "give the account" in missing.stdout
