@@ -6,13 +6,15 @@ Registered on the main parser by ``register`` (one line in cli.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
 
-from . import cli, lifecycle, lock, notices
+from . import cli, lifecycle, lock, notices, password_page
 from .directory import Layout
 from .gitlog import Git, GitError
 from .ldap_client import connect
@@ -145,6 +147,33 @@ def cmd_lock(args) -> int:
     return 1 if result.kick_error else 0
 
 
+def cmd_password_page(args) -> int:
+    domain = args.domain
+    options = cli._ldap_options(args, domain)
+    reader_pw = os.environ.get("GOVMAIL_PASSWORD_PAGE_READER_PW", "")
+    if args.reader_pw_file:
+        reader_pw = Path(args.reader_pw_file).read_text(encoding="utf-8").strip()
+    if not args.tls_cert and not args.plain_http:
+        print("govmail password-page: give --tls-cert/--tls-key (or --plain-http behind a TLS proxy)", file=sys.stderr)
+        return 1
+    config = password_page.Config(
+        ldap_uri=options["server_uri"],
+        base_dn=options["base_dn"],
+        domain=domain,
+        ca_path=options["ca_path"],
+        start_tls=options["start_tls"],
+        reader_dn=args.reader_dn,
+        reader_pw=reader_pw,
+        secure_cookies=not args.plain_http or args.behind_tls_proxy,
+    )
+    host, _, port = args.listen.rpartition(":")
+    server = password_page.make_server(password_page.PasswordPage(config), host, int(port), args.tls_cert, args.tls_key)
+    print(f"password page on {'https' if args.tls_cert else 'http'}://{args.listen}/password", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("lifecycle", help="the clocks of Article 8, proposed as a branch (R8.1, R8.2a)")
     lsub = p.add_subparsers(dest="lifecycle_command", required=True, metavar="ACTION")
@@ -182,3 +211,15 @@ def register(sub) -> None:
     p.add_argument("--no-commit", action="store_true", help="write the file but do not commit it")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_lock)
+
+    p = sub.add_parser("password-page", help="serve the self-service password page (R6): WSGI, TLS")
+    p.add_argument("--listen", default="127.0.0.1:8443", help="HOST:PORT (default: 127.0.0.1:8443)")
+    p.add_argument("--domain", default="khanhhoa.gov.vn")
+    cli._add_ldap_arguments(p, required=True)
+    p.add_argument("--reader-dn", help="read-only identity reading name and state (cn=mailserver)")
+    p.add_argument("--reader-pw-file", help="its password (default: $GOVMAIL_PASSWORD_PAGE_READER_PW)")
+    p.add_argument("--tls-cert", help="certificate chain (PEM)")
+    p.add_argument("--tls-key", help="its private key (PEM)")
+    p.add_argument("--plain-http", action="store_true", help="no TLS here (tests, or behind a TLS proxy)")
+    p.add_argument("--behind-tls-proxy", action="store_true", help="with --plain-http: cookies still Secure")
+    p.set_defaults(func=cmd_password_page)
