@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import cli, lifecycle, lock, notices, password_page
+from . import cli, lifecycle, lock, notices, password_page, reminders
 from .directory import Layout
 from .gitlog import Git, GitError
 from .ldap_client import connect
@@ -174,6 +174,25 @@ def cmd_password_page(args) -> int:
     return 0
 
 
+def cmd_reminders(args) -> int:
+    today = args.today or dt.date.today()
+    tree = load_valid(args.dir)
+    conn, layout = _directory(args, tree)
+    try:
+        policy = args.policy_dn or f"cn=default,ou=policies,{layout.suffix}"
+        expiring = reminders.due(reminders.read_expiries(conn, layout, policy), today, args.window)
+    finally:
+        conn.unbind()
+    for item, stage in expiring:
+        print(f"{item.address}: password expires {item.expires.date()} ({item.days_left(today)} days; stage {stage})")
+    if not expiring:
+        print("No password expires within the window.")
+    results = _send(args, tree, [reminders.notice(item, today, stage, args.web) for item, stage in expiring])
+    if args.json:
+        print(json.dumps({"due": [i.address for i, _ in expiring], "notices": results}, ensure_ascii=False))
+    return 1 if any(r.get("error") for r in results) else 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("lifecycle", help="the clocks of Article 8, proposed as a branch (R8.1, R8.2a)")
     lsub = p.add_subparsers(dest="lifecycle_command", required=True, metavar="ACTION")
@@ -211,6 +230,20 @@ def register(sub) -> None:
     p.add_argument("--no-commit", action="store_true", help="write the file but do not commit it")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_lock)
+
+    p = sub.add_parser(
+        "reminders",
+        help="mail people whose password expires within 14 days (R6.1)",
+        description="Reads pwdChangedTime and the policy's pwdMaxAge; one reminder per stage (14, 7, 1 days).",
+    )
+    p.add_argument("dir", nargs="?", default=DEFAULT_DIR, help="the accounts directory (default: accounts)")
+    cli._add_ldap_arguments(p)
+    p.add_argument("--today", type=_date, help="the date to run as (default: today)")
+    p.add_argument("--window", type=int, default=14, help="days ahead (default: 14)")
+    p.add_argument("--policy-dn", help="the default password policy entry (default: cn=default,ou=policies,BASE)")
+    p.add_argument("--json", action="store_true")
+    _smtp_arguments(p)
+    p.set_defaults(func=cmd_reminders)
 
     p = sub.add_parser("password-page", help="serve the self-service password page (R6): WSGI, TLS")
     p.add_argument("--listen", default="127.0.0.1:8443", help="HOST:PORT (default: 127.0.0.1:8443)")
