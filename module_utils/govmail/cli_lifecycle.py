@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import cli, lifecycle, lock, notices, password_page, reminders
+from . import cli, lifecycle, lock, mailog, notices, password_page, reminders
 from .directory import Layout
 from .gitlog import Git, GitError
 from .ldap_client import connect
@@ -193,7 +193,47 @@ def cmd_reminders(args) -> int:
     return 1 if any(r.get("error") for r in results) else 0
 
 
+def cmd_abuse_scan(args) -> int:
+    try:
+        with open(args.logfile, encoding="utf-8", errors="replace") as handle:
+            result = mailog.scan(handle, args.limit, dt.timedelta(minutes=args.window_minutes), args.year)
+    except (OSError, mailog.LogError) as exc:
+        print(f"govmail abuse scan: {exc}", file=sys.stderr)
+        return 2
+    flags = mailog.flagged(result, args.limit)
+    print(f"{args.logfile}: {result.lines} line(s), {result.messages} authenticated message(s), "
+          f"{len(result.accounts)} account(s); limit {args.limit} per {args.window_minutes} min")  # fmt: skip
+    for f in flags:
+        print(f"FLAG {f.account}: {f.peak} messages in {args.window_minutes} min from {f.peak_start} "
+              f"(total {f.total}, refused by the rate limit {f.refused})")  # fmt: skip
+    locked = []
+    if args.lock and flags:
+        tree = load_valid(args.dir)
+        options = cli._ldap_options(args, tree.province.domain)
+        for f in flags:
+            text = f"gửi {f.peak} thư trong {args.window_minutes} phút từ {f.peak_start:%Y-%m-%d %H:%M} (R4.2b)"
+            try:
+                done = lock.lock(args.dir, options, f.account, reason="compromised", reason_more=text,
+                                 doveadm=shlex.split(args.doveadm) if args.doveadm else None)  # fmt: skip
+            except (RequestError, GitError, lock.LockError) as exc:
+                print(f"not locked {f.account}: {exc}", file=sys.stderr)
+                continue
+            locked.append(done.as_dict())
+            print(f"LOCKED {f.account}: commit {done.commit}")
+    if args.json:
+        print(json.dumps({"flagged": [f.as_dict() for f in flags], "locked": locked}, ensure_ascii=False))
+    return 3 if flags else 0
+
+
 def register(sub) -> None:
+    _register_lifecycle(sub)
+    _register_lock(sub)
+    _register_reminders(sub)
+    _register_abuse(sub)
+    _register_password_page(sub)
+
+
+def _register_lifecycle(sub) -> None:
     p = sub.add_parser("lifecycle", help="the clocks of Article 8, proposed as a branch (R8.1, R8.2a)")
     lsub = p.add_subparsers(dest="lifecycle_command", required=True, metavar="ACTION")
     p = lsub.add_parser(
@@ -214,6 +254,8 @@ def register(sub) -> None:
     _smtp_arguments(p)
     p.set_defaults(func=cmd_lifecycle_scan)
 
+
+def _register_lock(sub) -> None:
     p = sub.add_parser(
         "lock",
         help="emergency lock (R8.2b): suspend in the directory at once, cut sessions, commit the change",
@@ -231,6 +273,8 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_lock)
 
+
+def _register_reminders(sub) -> None:
     p = sub.add_parser(
         "reminders",
         help="mail people whose password expires within 14 days (R6.1)",
@@ -245,6 +289,28 @@ def register(sub) -> None:
     _smtp_arguments(p)
     p.set_defaults(func=cmd_reminders)
 
+
+def _register_abuse(sub) -> None:
+    p = sub.add_parser("abuse", help="outbound abuse (R4.2b, R8.2b)")
+    asub = p.add_subparsers(dest="abuse_command", required=True, metavar="ACTION")
+    p = asub.add_parser(
+        "scan",
+        help="flag accounts that sent more than the limit in any window, from a Postfix log",
+        description="Exit 0: nobody flagged; 3: accounts flagged (locked with --lock); 2: the log cannot be read.",
+    )
+    p.add_argument("logfile", help="the Postfix log (mail.log)")
+    p.add_argument("--limit", type=int, default=100, help="messages per window above which an account is flagged")
+    p.add_argument("--window-minutes", type=int, default=60)
+    p.add_argument("--year", type=int, help="year of syslog time stamps without one (default: this year)")
+    p.add_argument("--lock", action="store_true", help="lock every flagged account (govmail lock, reason compromised)")
+    p.add_argument("--dir", default=DEFAULT_DIR, help="the accounts directory, for --lock")
+    cli._add_ldap_arguments(p)
+    p.add_argument("--doveadm", help="command running doveadm on the mail host, for --lock")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_abuse_scan)
+
+
+def _register_password_page(sub) -> None:
     p = sub.add_parser("password-page", help="serve the self-service password page (R6): WSGI, TLS")
     p.add_argument("--listen", default="127.0.0.1:8443", help="HOST:PORT (default: 127.0.0.1:8443)")
     p.add_argument("--domain", default="khanhhoa.gov.vn")
