@@ -165,6 +165,7 @@ def cmd_password_page(args) -> int:
         reader_dn=args.reader_dn,
         reader_pw=reader_pw,
         secure_cookies=not args.plain_http or args.behind_tls_proxy,
+        trust_proxy=args.behind_tls_proxy,
     )
     host, _, port = args.listen.rpartition(":")
     server = password_page.make_server(password_page.PasswordPage(config), host, int(port), args.tls_cert, args.tls_key)
@@ -194,14 +195,18 @@ def cmd_reminders(args) -> int:
 
 
 def cmd_abuse_scan(args) -> int:
+    def lines():
+        for path in args.logfile:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                yield from handle
+
     try:
-        with open(args.logfile, encoding="utf-8", errors="replace") as handle:
-            result = mailog.scan(handle, args.limit, dt.timedelta(minutes=args.window_minutes), args.year)
+        result = mailog.scan(lines(), args.limit, dt.timedelta(minutes=args.window_minutes), args.year)
     except (OSError, mailog.LogError) as exc:
         print(f"govmail abuse scan: {exc}", file=sys.stderr)
         return 2
     flags = mailog.flagged(result, args.limit)
-    print(f"{args.logfile}: {result.lines} line(s), {result.messages} authenticated message(s), "
+    print(f"{', '.join(args.logfile)}: {result.lines} line(s), {result.messages} authenticated message(s), "
           f"{len(result.accounts)} account(s); limit {args.limit} per {args.window_minutes} min")  # fmt: skip
     for f in flags:
         print(f"FLAG {f.account}: {f.peak} messages in {args.window_minutes} min from {f.peak_start} "
@@ -298,7 +303,7 @@ def _register_abuse(sub) -> None:
         help="flag accounts that sent more than the limit in any window, from a Postfix log",
         description="Exit 0: nobody flagged; 3: accounts flagged (locked with --lock); 2: the log cannot be read.",
     )
-    p.add_argument("logfile", help="the Postfix log (mail.log)")
+    p.add_argument("logfile", nargs="+", help="Postfix logs, oldest first, and the rate-limit service's log")
     p.add_argument("--limit", type=int, default=100, help="messages per window above which an account is flagged")
     p.add_argument("--window-minutes", type=int, default=60)
     p.add_argument("--year", type=int, help="year of syslog time stamps without one (default: this year)")
@@ -320,5 +325,7 @@ def _register_password_page(sub) -> None:
     p.add_argument("--tls-cert", help="certificate chain (PEM)")
     p.add_argument("--tls-key", help="its private key (PEM)")
     p.add_argument("--plain-http", action="store_true", help="no TLS here (tests, or behind a TLS proxy)")
-    p.add_argument("--behind-tls-proxy", action="store_true", help="with --plain-http: cookies still Secure")
+    p.add_argument(
+        "--behind-tls-proxy", action="store_true", help="with --plain-http: cookies still Secure, client from X-Real-IP"
+    )
     p.set_defaults(func=cmd_password_page)

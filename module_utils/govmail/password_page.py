@@ -15,17 +15,21 @@ checked. Vietnamese by default, English with ``?lang=en``. docs/password-page.md
 
 from __future__ import annotations
 
+import argparse
 import hmac
 import html
+import json
 import re
 import secrets
 import socketserver
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.simple_server import make_server as _make
 
@@ -127,6 +131,7 @@ class Config:
     reader_dn: str | None = None  # read-only identity to read the name and state (cn=mailserver)
     reader_pw: str | None = field(default=None, repr=False)
     secure_cookies: bool = True
+    trust_proxy: bool = False  # behind nginx on the same host: the client is X-Real-IP
     max_per_address: int = 5  # failed sign-ins per address per window
     max_per_client: int = 20  # failed sign-ins per client address per window
     window: int = 900  # seconds
@@ -265,7 +270,7 @@ class PasswordPage:
             body = self.page(lang, fresh, error=TEXT[lang]["csrf"])
             return self._respond(start_response, "403 Forbidden", body, {"csrf": fresh})
         fields = [form.get(k, "")[:MAX_FIELD] for k in ("address", "current", "new", "confirm")]
-        client = environ.get("HTTP_X_REAL_IP") if environ.get("GOVMAIL_TRUST_PROXY") else None
+        client = environ.get("HTTP_X_REAL_IP") if self.config.trust_proxy else None
         client = client or environ.get("REMOTE_ADDR", "?")
         ok, key, details = self.change(*fields, client=client)
         text = TEXT[lang]
@@ -365,3 +370,30 @@ def make_server(app, host: str, port: int, certfile: str | None = None, keyfile:
         context.load_cert_chain(certfile, keyfile)
         server.socket = context.wrap_socket(server.socket, server_side=True)
     return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python3 -m govmail.password_page --config FILE`` — how the password_page role runs it on the mail host.
+
+    FILE is JSON with the keys of ``Config`` plus ``listen`` ("127.0.0.1:8080"), optional
+    ``reader_pw_file``, ``tls_cert`` and ``tls_key``.
+    """
+    p = argparse.ArgumentParser(description="the govmail password page")
+    p.add_argument("--config", required=True)
+    args = p.parse_args(argv)
+    data = json.loads(Path(args.config).read_text(encoding="utf-8"))
+    listen = data.pop("listen", "127.0.0.1:8080")
+    cert, key = data.pop("tls_cert", None), data.pop("tls_key", None)
+    pw_file = data.pop("reader_pw_file", None)
+    if pw_file:
+        data["reader_pw"] = Path(pw_file).read_text(encoding="utf-8").strip()
+    config = Config(**data)
+    host, _, port = listen.rpartition(":")
+    server = make_server(PasswordPage(config), host, int(port), cert, key)
+    print(f"govmail password page on {listen}", file=sys.stderr, flush=True)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

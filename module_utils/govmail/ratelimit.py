@@ -14,6 +14,8 @@ is the operator's decision (``govmail lock``). Counts live in memory: a restart 
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import socketserver
 import sys
 import threading
@@ -65,7 +67,9 @@ def answer(limiter: Limiter, request: dict[str, str], log=print) -> str:
     )
 
 
-def serve(limiter: Limiter, host: str, port: int) -> socketserver.ThreadingTCPServer:
+def serve(limiter: Limiter, host: str, port: int, log=None) -> socketserver.ThreadingTCPServer:
+    log = log or (lambda text: print(text, file=sys.stderr, flush=True))
+
     class Handler(socketserver.StreamRequestHandler):
         def handle(self):
             request: dict[str, str] = {}
@@ -75,7 +79,7 @@ def serve(limiter: Limiter, host: str, port: int) -> socketserver.ThreadingTCPSe
                     name, _, value = line.partition("=")
                     request[name] = value
                     continue
-                action = answer(limiter, request, log=lambda text: print(text, file=sys.stderr, flush=True))
+                action = answer(limiter, request, log=log)
                 self.wfile.write(f"action={action}\n\n".encode())
                 self.wfile.flush()
                 request = {}
@@ -93,9 +97,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-messages", type=int, default=100)
     p.add_argument("--max-recipients", type=int, default=500)
     p.add_argument("--window", type=int, default=3600, help="seconds")
+    p.add_argument("--log-file", help="append refusals here (with a time stamp) instead of standard error")
     args = p.parse_args(argv)
     host, _, port = args.listen.rpartition(":")
-    server = serve(Limiter(args.max_messages, args.max_recipients, args.window), host, int(port))
+    log = None
+    if args.log_file:
+        handle = open(args.log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 — open while serving
+
+        def log(text: str) -> None:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            handle.write(f"{stamp} {socket.gethostname()} govmail-ratelimit[{os.getpid()}]: {text.split(': ', 1)[1]}\n")
+
+    server = serve(Limiter(args.max_messages, args.max_recipients, args.window), host, int(port), log)
     print(f"govmail-ratelimit: listening on {args.listen}", file=sys.stderr, flush=True)
     server.serve_forever()
     return 0
