@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import jinja2
 import ldap3
 import pytest
 from browser import chromium, close, screenshot
@@ -165,3 +166,24 @@ def test_the_password_page_turns_an_initial_password_into_an_imap_login(lab: Lab
     conn = lab.ldap(account.dn, new)
     assert conn.bound and conn.search(account.dn, "(objectClass=*)", attributes=["cn"])
     assert isinstance(conn, ldap3.Connection)
+
+
+def test_the_real_postfix_reads_the_policy_hook(lab: Lab) -> None:
+    """master.cf rendered with postfix__submission_policy_services, parsed by the lab's Postfix (in a scratch dir)."""
+    env = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
+    template = (Path(__file__).resolve().parents[2] / "roles/postfix/templates/etc/postfix/master.cf.j2").read_text()
+    master = env.from_string(template).render(
+        ansible_managed="test", postfix__submission_policy_services=["inet:127.0.0.1:10031"]
+    )
+    scratch = f"/tmp/govmail-hook-{secrets.token_hex(4)}"
+    try:
+        subprocess.run(["docker", "exec", CONTAINER, "mkdir", scratch], check=True)
+        subprocess.run(["docker", "exec", CONTAINER, "cp", "/etc/postfix/main.cf", scratch], check=True)
+        subprocess.run(["docker", "exec", "-i", CONTAINER, "sh", "-c", f"cat > {scratch}/master.cf"],
+                       input=master, text=True, check=True)  # fmt: skip
+        out = subprocess.run(["docker", "exec", CONTAINER, "postconf", "-c", scratch, "-M", "-f", "submission/inet"],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+    finally:
+        subprocess.run(["docker", "exec", CONTAINER, "rm", "-rf", scratch], check=False)
+    assert "-o {smtpd_end_of_data_restrictions=check_policy_service inet:127.0.0.1:10031}" in out.stdout  # normalised
+    assert out.stderr == ""
