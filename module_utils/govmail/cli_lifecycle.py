@@ -76,13 +76,14 @@ def cmd_lifecycle_scan(args) -> int:
     finally:
         conn.unbind()
     try:
+        lifecycle.check_base(args.dir, args.base)
         proposed = lifecycle.already_proposed(Git(args.dir), args.base, args.prefix)
         result = lifecycle.scan(tree, activity, today, proposed, warn_days=args.warn_days)
         if args.dry_run:
             proposal = lifecycle.Proposal(None, [], lifecycle.description(result, None), result)
         else:
             proposal = lifecycle.propose(args.dir, result, base=args.base, prefix=args.prefix)
-    except (GitError, RequestError) as exc:
+    except (GitError, RequestError, lifecycle.LifecycleError) as exc:
         print(f"govmail lifecycle scan: {exc}; nothing was written.", file=sys.stderr)
         return 1
     print(proposal.description)

@@ -178,6 +178,19 @@ def already_proposed(git: Git, base: str, prefix: str) -> set[tuple[str, str]]:
     return out
 
 
+def check_base(accounts_dir: str | Path, base: str) -> None:
+    """The scan reads the files of the working tree and proposes on ``base``: they must be the same."""
+    git = Git(accounts_dir)
+    git.rev(base)
+    changed = git.run("status", "--porcelain", "--", ".").strip()
+    differs = git.run("diff", "--name-only", base, "--", ".").strip()
+    if changed or differs:
+        raise LifecycleError(
+            f"the account files here differ from {base} (uncommitted or another branch): run the scan from a clean "
+            f"checkout of {base}"
+        )
+
+
 def _branch_name(git: Git, prefix: str, today: dt.date) -> str:
     name, number = f"{prefix}/{today.isoformat()}", 1
     while git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False).strip():

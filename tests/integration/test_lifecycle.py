@@ -154,4 +154,8 @@ def test_a_login_stops_the_clock_and_bad_input_writes_nothing(world, ldap, slapd
     assert bad.returncode == 2 and "is not a date" in bad.stderr
     wrong_base = scan(repo, ldap, today, "--base", "no-such-branch")
     assert wrong_base.returncode == 1 and "nothing was written" in wrong_base.stderr
+    skhcn = repo.path / "accounts/departments/skhcn.yaml"
+    skhcn.write_text(skhcn.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    dirty = scan(repo, ldap, today)
+    assert dirty.returncode == 1 and "differ from HEAD" in dirty.stderr and "nothing was written" in dirty.stderr
     assert repo.git("for-each-ref", "refs/heads/lifecycle/") == ""
