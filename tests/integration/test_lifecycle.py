@@ -159,3 +159,45 @@ def test_a_login_stops_the_clock_and_bad_input_writes_nothing(world, ldap, slapd
     dirty = scan(repo, ldap, today)
     assert dirty.returncode == 1 and "differ from HEAD" in dirty.stderr and "nothing was written" in dirty.stderr
     assert repo.git("for-each-ref", "refs/heads/lifecycle/") == ""
+
+
+def test_the_daily_playbook_proposes_and_warns(world, ldap, tmp_path):
+    import os
+
+    import yaml
+
+    from helpers import REPO
+
+    repo, today = world
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    with SmtpSink() as sink:
+        inventory = {
+            "all": {
+                "hosts": {"localhost": local},
+                "vars": {
+                    "govmail_ldap_uri": ldap["server_uri"],
+                    "govmail_ldap_bind_dn": ldap["bind_dn"],
+                    "govmail_ldap_bind_pw": ldap["bind_pw"],
+                    "govmail_ldap_suffix": ldap["base_dn"],
+                    "govmail_smtp": {"host": "127.0.0.1", "port": sink.port},
+                },
+            }
+        }
+        path = tmp_path / "inventory.yml"
+        path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+        env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+        cmd = [
+            str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(path),
+            str(REPO / "playbooks/lifecycle.yml"), "-e", f"accounts_dir={repo.path / 'accounts'}",
+            "-e", f"govmail_cli={GOVMAIL}", "-e", f"lifecycle_dir={tmp_path / 'lifecycle'}",
+            "-e", f"today={today.isoformat()}",
+        ]  # fmt: skip
+        run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+        sink.wait(2)
+        assert sorted(m["To"] for m in sink.messages) == ["dtha@khanhhoa.gov.vn", "syt@khanhhoa.gov.vn"]
+    assert f"Branch lifecycle/{today.isoformat()}" in run.stdout
+    assert (tmp_path / "lifecycle/pull-request.md").read_text().startswith(f"# Lifecycle proposals of {today}")
+    assert repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/lifecycle/") == f"lifecycle/{today}"
+    assert "No password expires within the window." in run.stdout
+    assert ldap["bind_pw"] not in run.stdout + run.stderr
