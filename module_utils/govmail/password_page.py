@@ -150,6 +150,9 @@ class Throttle:
             events, now = self.events[key], self.clock()
             while events and events[0] <= now - self.window:
                 events.popleft()
+            if not events:
+                del self.events[key]  # forget quiet keys: memory stays bounded by recent failures
+                return False
             return len(events) >= self.limit
 
     def fail(self, key: str) -> None:
