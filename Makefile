@@ -40,6 +40,7 @@ test-unit: $(STAMP)  ## pure-Python tests of the engine, CLI and filters
 test-integration: $(STAMP)  ## tests that run real programs (a throwaway slapd, git, ansible-playbook, PDF tools)
 	bin/bootstrap-host slapd
 	bin/bootstrap-host documents
+	bin/bootstrap-host browser
 	$(BIN)/pytest -m integration tests/integration
 
 test: lint test-unit test-integration test-lab molecule  ## everything CI runs

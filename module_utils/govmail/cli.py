@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__, cli_workflow, importer, render
+from . import __version__, cli_lifecycle, cli_workflow, importer, render
 from .addresses import accounts, allocate
 from .continuity import check_against
 from .ldap_client import LdapError, connect
@@ -205,6 +205,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schema)
     p.add_argument("--write", action="store_true")
     cli_workflow.register(sub)
+    cli_lifecycle.register(sub)
     return top
 
 

@@ -1,0 +1,50 @@
+"""Debian's chromium, headless, driven by selenium through Debian's chromedriver (no downloads)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "artifacts"
+
+
+def chromium() -> webdriver.Chrome:
+    profile = tempfile.mkdtemp(prefix="govmail-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=900,1100",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(30)
+    driver._govmail_profile = profile  # removed by close()
+    return driver
+
+
+def close(driver) -> None:
+    profile = getattr(driver, "_govmail_profile", None)
+    driver.quit()
+    if profile:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def screenshot(driver, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path

@@ -1,0 +1,67 @@
+"""The rate-limit policy's counting and the mail-log scan, on a controlled clock and synthetic logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from govmail import mailog
+from govmail.ratelimit import Limiter, answer
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def _request(user, recipients=1):
+    return {"request": "smtpd_access_policy", "protocol_state": "END-OF-MESSAGE", "sasl_username": user,
+            "recipient_count": str(recipients), "client_address": "10.0.0.5"}  # fmt: skip
+
+
+def test_the_limit_counts_messages_and_recipients_per_account_in_a_sliding_hour():
+    clock = Clock()
+    limiter = Limiter(max_messages=3, max_recipients=10, window=3600, clock=clock)
+    logged = []
+    assert [answer(limiter, _request("a@x"), logged.append) for _ in range(3)] == ["DUNNO"] * 3
+    refused = answer(limiter, _request("A@x"), logged.append)
+    assert refused.startswith("450 4.7.1 Sending limit reached")
+    assert logged == ["govmail-ratelimit: over limit sasl_username=a@x messages=3 recipients=3 window=3600s "
+                      "client=10.0.0.5"]  # fmt: skip
+    assert answer(limiter, _request("b@x", recipients=10), logged.append) == "DUNNO"  # another account
+    assert answer(limiter, _request("c@x", recipients=11), logged.append).startswith("450")  # too many at once
+    assert answer(limiter, {"request": "smtpd_access_policy"}, logged.append) == "DUNNO"  # not authenticated
+    clock.now += 3600  # an hour later the first messages have left the window
+    assert answer(limiter, _request("a@x"), logged.append) == "DUNNO"
+
+
+LOG = """\
+Nov 28 10:00:01 mail postfix/submission/smtpd[812]: 4F3A2C01: client=x[10.0.0.5], sasl_method=PLAIN, sasl_username=spam@khanhhoa.gov.vn
+Nov 28 10:00:01 mail postfix/cleanup[813]: 4F3A2C01: message-id=<1@x>
+Nov 28 10:20:01 mail postfix/submission/smtpd[812]: 4F3A2C02: client=x[10.0.0.5], sasl_method=PLAIN, sasl_username=spam@khanhhoa.gov.vn
+Nov 28 10:20:01 mail postfix/submission/smtpd[812]: 4F3A2C02: client=x[10.0.0.5], sasl_method=PLAIN, sasl_username=spam@khanhhoa.gov.vn
+Nov 28 10:40:01 mail postfix/submission/smtpd[812]: 4F3A2C03: client=x[10.0.0.5], sasl_method=PLAIN, sasl_username=SPAM@khanhhoa.gov.vn
+Nov 28 11:30:00 mail postfix/submission/smtpd[812]: 4F3A2C04: client=x[10.0.0.5], sasl_method=PLAIN, sasl_username=spam@khanhhoa.gov.vn
+2026-11-28T10:05:00.120+07:00 mail postfix/submission/smtpd[9]: AB12: client=y[10.0.0.6], sasl_method=LOGIN, sasl_username=ok@khanhhoa.gov.vn
+2026-11-28T10:05:00+07:00 mail python3[77]: govmail-ratelimit: over limit sasl_username=noisy@khanhhoa.gov.vn messages=3
+"""
+
+
+def test_the_log_scan_finds_the_peak_hour_and_flags_above_the_limit():
+    result = mailog.scan(LOG.splitlines(), limit=2, year=2026)
+    assert result.messages == 5  # the repeated queue id counts once
+    spam = result.accounts["spam@khanhhoa.gov.vn"]
+    assert (spam.peak, spam.total) == (3, 4)
+    assert spam.peak_start == dt.datetime(2026, 11, 28, 10, 0, 1, tzinfo=dt.UTC)
+    assert result.accounts["ok@khanhhoa.gov.vn"].peak == 1
+    assert [f.account for f in mailog.flagged(result, 2)] == ["spam@khanhhoa.gov.vn", "noisy@khanhhoa.gov.vn"]
+    assert [f.account for f in mailog.flagged(result, 3)] == ["noisy@khanhhoa.gov.vn"]
+
+
+def test_a_line_without_a_readable_time_is_an_error():
+    with pytest.raises(mailog.LogError, match="line 1"):
+        mailog.scan(["mail postfix/smtpd[1]: AB: client=x, sasl_username=a@b"], limit=1)
