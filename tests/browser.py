@@ -12,7 +12,7 @@ from selenium.webdriver.chrome.service import Service
 ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "artifacts"
 
 
-def chromium() -> webdriver.Chrome:
+def chromium(extra_args: tuple[str, ...] = ()) -> webdriver.Chrome:
     profile = tempfile.mkdtemp(prefix="govmail-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
@@ -27,6 +27,7 @@ def chromium() -> webdriver.Chrome:
         "--disable-sync",
         "--window-size=900,1100",
         f"--user-data-dir={profile}",
+        *extra_args,
     ):
         options.add_argument(flag)
     service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")

@@ -5,9 +5,11 @@ into one that logs in over IMAP."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
 import email.policy
+import hashlib
 import imaplib
 import secrets
 import socket
@@ -166,6 +168,58 @@ def test_the_password_page_turns_an_initial_password_into_an_imap_login(lab: Lab
     conn = lab.ldap(account.dn, new)
     assert conn.bound and conn.search(account.dn, "(objectClass=*)", attributes=["cn"])
     assert isinstance(conn, ldap3.Connection)
+
+
+def _spki_sha256(cert: Path) -> str:
+    """base64 SHA-256 of the certificate's public key: what Chromium may be told to trust, alone."""
+    pub = subprocess.run(
+        ["openssl", "x509", "-in", str(cert), "-pubkey", "-noout"], capture_output=True, check=True
+    ).stdout
+    der = subprocess.run(
+        ["openssl", "pkey", "-pubin", "-outform", "der"], input=pub, capture_output=True, check=True
+    ).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def test_the_deployed_password_page_over_https(lab: Lab, make_account) -> None:
+    """The page as the lab serves it: nginx with the lab certificate on the mail host, in a browser."""
+    published = subprocess.run(["docker", "port", CONTAINER, "443/tcp"], capture_output=True, text=True, check=True)
+    port = int(published.stdout.splitlines()[0].rpartition(":")[2])
+    host = f"mail.{DOMAIN}"
+    # TLS verifies against the lab CA for the mail host's name
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        lab.ssl_context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    account = make_account(ready=False)
+    initial = account.password
+    trust = _spki_sha256(lab.ca.parent / "cert.pem")
+    driver = chromium((f"--host-resolver-rules=MAP {host} 127.0.0.1", f"--ignore-certificate-errors-spki-list={trust}"))
+    try:
+        driver.get(f"https://{host}:{port}/password")
+        weak = "abcdefgh"
+        for name, value in (("address", account.mail), ("current", initial), ("new", weak), ("confirm", weak)):
+            driver.find_element(By.ID, name).send_keys(value)
+        button = driver.find_element(By.ID, "submit")
+        button.click()
+        WebDriverWait(driver, 15).until(staleness_of(button))
+        screenshot(driver, "lab-deployed-password-page-weak")
+        assert "chữ hoa" in driver.find_element(By.CLASS_NAME, "error").text  # the missing class is named
+        new = strong_password()
+        for name, value in (("address", account.mail), ("current", initial), ("new", new), ("confirm", new)):
+            field = driver.find_element(By.ID, name)
+            field.clear()
+            field.send_keys(value)
+        button = driver.find_element(By.ID, "submit")
+        button.click()
+        WebDriverWait(driver, 15).until(staleness_of(button))
+        screenshot(driver, "lab-deployed-password-page-done")
+        assert driver.find_element(By.ID, "message").text.startswith("Đã đổi mật khẩu.")
+    finally:
+        close(driver)
+    assert account.imap_login(new)
+    assert not account.imap_login(initial)
 
 
 def test_the_real_postfix_reads_the_policy_hook(lab: Lab) -> None:
