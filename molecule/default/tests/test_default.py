@@ -86,3 +86,20 @@ def test_dovecot_settings(host) -> None:
     conf = host.check_output("doveconf -h ssl disable_plaintext_auth")
     assert conf.split() == ["required", "yes"]
     assert host.run("doveadm who").rc == 0  # doveadm reaches the running server
+
+
+def test_sending_limit_service_listens_on_the_loopback_only(host) -> None:
+    assert host.socket("tcp://127.0.0.1:10031").is_listening
+    assert not host.socket("tcp://0.0.0.0:10031").is_listening
+    assert "check_policy_service inet:127.0.0.1:10031" in host.run("postconf -M submission/inet").stdout
+
+
+def test_password_page_is_served_over_tls_only(host) -> None:
+    assert host.socket("tcp://0.0.0.0:443").is_listening
+    fetch = (
+        "import ssl, urllib.request as u; c = ssl.create_default_context(cafile='/etc/govmail/tls/ldap-ca.pem');"
+        "print(u.urlopen('https://localhost/password', context=c).read().decode())"
+    )
+    page = host.run("python3 -c %s", fetch)
+    assert page.rc == 0, page.stderr
+    assert "Đổi mật khẩu thư điện tử công vụ" in page.stdout
