@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import smtplib
-import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from .notify import SmtpChannel
+from .notify import SmtpChannel, deliver
 
 
 @dataclass(frozen=True)
@@ -65,29 +63,12 @@ def send(channel: SmtpChannel, notices: list[Notice], sender: str, ledger: Ledge
     results += [{"key": n.key, "to": n.to, "error": None, "skipped": True} for n in notices if n.key in ledger.sent]
     if not todo:
         return results
-    context = ssl.create_default_context(cafile=channel.ca_path)
-    if not channel.validate_certs:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    try:
-        with smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout) as smtp:
-            if channel.starttls:
-                smtp.starttls(context=context)
-            if channel.username:
-                smtp.login(channel.username, channel.password or "")
-            for notice in todo:
-                try:
-                    smtp.send_message(message(notice, sender))
-                    ledger.sent.add(notice.key)
-                    results.append({"key": notice.key, "to": notice.to, "error": None, "skipped": False})
-                except smtplib.SMTPException as exc:
-                    results.append({"key": notice.key, "to": notice.to, "error": f"{type(exc).__name__}: {exc}"})
-    except (OSError, smtplib.SMTPException) as exc:
-        done = {r["key"] for r in results}
-        for notice in todo:
-            if notice.key not in done:
-                error = f"cannot send through {channel.host}:{channel.port}: {exc}"
-                results.append({"key": notice.key, "to": notice.to, "error": error, "skipped": False})
+    outcome = deliver(channel, {n.key: message(n, sender) for n in todo})
+    for notice in todo:
+        error = outcome[notice.key]
+        if error is None:
+            ledger.sent.add(notice.key)
+        results.append({"key": notice.key, "to": notice.to, "error": error, "skipped": False})
     ledger.save()
     return results
 

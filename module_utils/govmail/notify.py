@@ -106,9 +106,12 @@ def message(to: str, items: list[Issued], sender: str, web: str) -> EmailMessage
     return msg
 
 
-def send_smtp(channel: SmtpChannel, batches: dict[str, list[Issued]], sender: str, web: str) -> dict[str, str | None]:
-    """Send one message per mailbox; returns mailbox → error (None when accepted)."""
-    results: dict[str, str | None] = {}
+def deliver(channel: SmtpChannel, messages: dict[object, EmailMessage]) -> dict[object, str | None]:
+    """Send every message in one SMTP session; key → None when accepted, else why not.
+
+    One refused message does not stop the others; a session that cannot be opened fails them all.
+    """
+    results: dict[object, str | None] = {}
     context = ssl.create_default_context(cafile=channel.ca_path)
     if not channel.validate_certs:
         context.check_hostname = False
@@ -119,16 +122,21 @@ def send_smtp(channel: SmtpChannel, batches: dict[str, list[Issued]], sender: st
                 smtp.starttls(context=context)
             if channel.username:
                 smtp.login(channel.username, channel.password or "")
-            for to, items in batches.items():
+            for key, msg in messages.items():
                 try:
-                    smtp.send_message(message(to, items, sender, web))
-                    results[to] = None
+                    smtp.send_message(msg)
+                    results[key] = None
                 except smtplib.SMTPException as exc:
-                    results[to] = f"{type(exc).__name__}: {exc}"
+                    results[key] = f"{type(exc).__name__}: {exc}"
     except (OSError, smtplib.SMTPException) as exc:
-        for to in batches:
-            results.setdefault(to, f"cannot send through {channel.host}:{channel.port}: {exc}")
+        for key in messages:
+            results.setdefault(key, f"cannot send through {channel.host}:{channel.port}: {exc}")
     return results
+
+
+def send_smtp(channel: SmtpChannel, batches: dict[str, list[Issued]], sender: str, web: str) -> dict[str, str | None]:
+    """Send one message per mailbox; returns mailbox → error (None when accepted)."""
+    return deliver(channel, {to: message(to, items, sender, web) for to, items in batches.items()})
 
 
 def write_age(path: Path, recipients_keys: list[str], batches: dict[str, list[Issued]], web: str) -> None:
