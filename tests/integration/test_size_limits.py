@@ -11,18 +11,18 @@ from govmail.run import open_wire
 pytestmark = pytest.mark.integration
 
 
-def test_a_paged_read_sees_every_account_beyond_the_size_limit(slapd, ldap):
+def _add_managed(slapd, layout: Layout, count: int) -> None:
+    """``count`` managed entries, written as root (no limit applies to the writes)."""
     root = connect(server_uri=slapd.ldapi)
+    for i in range(count):
+        address = f"n{i}@khanhhoa.gov.vn"
+        attrs = {"cn": f"N{i}", "sn": "N", "mail": address, "govmailState": "active", "govmailManaged": "TRUE"}
+        assert root.add(layout.dn(address), ["inetOrgPerson", "govmailAccount"], attrs), root.result
+
+
+def test_a_paged_read_sees_every_account_beyond_the_size_limit(slapd, ldap):
     layout = Layout(slapd.suffix)
-    for i in range(650):
-        attrs = {
-            "cn": f"N{i}",
-            "sn": "N",
-            "mail": f"n{i}@khanhhoa.gov.vn",
-            "govmailState": "active",
-            "govmailManaged": "TRUE",
-        }
-        assert root.add(layout.dn(f"n{i}@khanhhoa.gov.vn"), ["inetOrgPerson", "govmailAccount"], attrs), root.result
+    _add_managed(slapd, layout, 650)
     assert len(read_managed(open_wire(ldap), layout)) == 650
     assert len(read_managed(connect(**ldap), layout)) == 650
     # the mail server (doveadm -A) and root over ldapi (adopting a running directory) too
@@ -34,15 +34,7 @@ def test_a_paged_read_sees_every_account_beyond_the_size_limit(slapd, ldap):
 def test_a_read_cut_by_a_limit_is_an_error_not_a_smaller_tree(slapd, ldap):
     root = connect(server_uri=slapd.ldapi)
     layout = Layout(slapd.suffix)
-    for i in range(30):
-        attrs = {
-            "cn": f"N{i}",
-            "sn": "N",
-            "mail": f"n{i}@khanhhoa.gov.vn",
-            "govmailState": "active",
-            "govmailManaged": "TRUE",
-        }
-        root.add(layout.dn(f"n{i}@khanhhoa.gov.vn"), ["inetOrgPerson", "govmailAccount"], attrs)
+    _add_managed(slapd, layout, 30)
     # The provisioner loses its exemption: its reads are cut at 10 entries.
     config = "olcDatabase={1}mdb,cn=config"
     assert root.modify(config, {"olcLimits": [(MODIFY_REPLACE, [f'dn.exact="{ldap["bind_dn"]}" size=10'])]}), (
