@@ -32,3 +32,27 @@ def write_tree(root: Path, files: dict[str, str], province: str | None = PROVINC
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file's bytes, to prove that nothing changed."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def local_inventory(path: Path, ldap: dict, **extra_vars) -> Path:
+    """An inventory where this machine is both the controller and the `mail` host, pointed at ``ldap``."""
+    import sys
+
+    import yaml
+
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    ldap_vars = {
+        "govmail_ldap_uri": ldap["server_uri"],
+        "govmail_ldap_bind_dn": ldap["bind_dn"],
+        "govmail_ldap_bind_pw": ldap["bind_pw"],
+        "govmail_ldap_suffix": ldap["base_dn"],
+    }
+    inventory = {
+        "all": {
+            "hosts": {"localhost": local},
+            "children": {"mail": {"hosts": {"localhost": local}}},
+            "vars": {**ldap_vars, **extra_vars},
+        }
+    }
+    path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    return path

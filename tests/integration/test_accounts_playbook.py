@@ -10,36 +10,23 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from govmail.directory import Layout, read_managed
 from govmail.ldap_client import connect
-from helpers import REPO
+from helpers import REPO, local_inventory
 
 pytestmark = pytest.mark.integration
 
 
 def _inventory(tmp_path, ldap, age_key) -> Path:
-    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    inventory = {
-        "all": {
-            "hosts": {"localhost": local},
-            "children": {"mail": {"hosts": {"localhost": local}}},
-            "vars": {
-                "govmail_ldap_uri": ldap["server_uri"],
-                "govmail_ldap_bind_dn": ldap["bind_dn"],
-                "govmail_ldap_bind_pw": ldap["bind_pw"],
-                "govmail_ldap_suffix": ldap["base_dn"],
-                "govmail_age_recipients": [age_key[1]],
-                "govmail_archive_dir": str(tmp_path / "archive"),
-                "govmail_maildir_root": str(tmp_path / "vmail"),
-                "govmail_doveadm": "govmail-test-no-doveadm",  # no Dovecot here: archives copy the maildir
-            },
-        }
-    }
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
-    return path
+    return local_inventory(
+        tmp_path / "inventory.yml",
+        ldap,
+        govmail_age_recipients=[age_key[1]],
+        govmail_archive_dir=str(tmp_path / "archive"),
+        govmail_maildir_root=str(tmp_path / "vmail"),
+        govmail_doveadm="govmail-test-no-doveadm",  # no Dovecot here: archives copy the maildir
+    )
 
 
 def _play(inventory: Path, tree: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -107,27 +107,10 @@ def test_bad_input_writes_nothing(world, slapd, ldap):
 
 
 def test_the_playbook_locks_kicks_and_commits(world, slapd, ldap, tmp_path):
-    import yaml
-
-    from helpers import REPO
+    from helpers import REPO, local_inventory
 
     repo, fake, log = world
-    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    inventory = {
-        "all": {
-            "hosts": {"localhost": local},
-            "children": {"mail": {"hosts": {"localhost": local}}},
-            "vars": {
-                "govmail_ldap_uri": ldap["server_uri"],
-                "govmail_ldap_bind_dn": ldap["bind_dn"],
-                "govmail_ldap_bind_pw": ldap["bind_pw"],
-                "govmail_ldap_suffix": ldap["base_dn"],
-                "govmail_doveadm": str(fake),
-            },
-        }
-    }
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    path = local_inventory(tmp_path / "inventory.yml", ldap, govmail_doveadm=str(fake))
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     cmd = [
         str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(path),
