@@ -99,35 +99,64 @@ def converge(
     started = _now()
     tree, desired = load_for_apply(accounts_dir)
     wire, layout, current, unmanaged = read_directory(ldap)
-    changes = plan(desired, current, unmanaged)
-    (guards or Guards()).check(changes, current, remove_drift)
-    delivery = delivery or Delivery()
-    needs_passwords = any(c.op in ("create", "reset") for c in changes)
-    if needs_passwords and not check_mode and not delivery.configured:
-        raise ValueError(
-            "the plan issues passwords but no delivery channel (smtp or age) is configured; nothing was written"
-        )
+    try:
+        changes = plan(desired, current, unmanaged)
+        (guards or Guards()).check(changes, current, remove_drift)
+        delivery = delivery or Delivery()
+        needs_passwords = any(c.op in ("create", "reset") for c in changes)
+        if needs_passwords and not check_mode and not delivery.configured:
+            raise ValueError(
+                "the plan issues passwords but no delivery channel (smtp or age) is configured; nothing was written"
+            )
+        report = {
+            "format": REPORT_FORMAT,
+            "commit": commit,
+            "started": started,
+            "check_mode": check_mode,
+            "accounts_dir": accounts_dir,
+            "directory": ldap.get("server_uri"),
+            "summary": summary(changes),
+            "archives": [a for a in (archives or []) if a.get("address")],
+            "notified": [],
+        }
+        if check_mode:
+            report["changes"] = [
+                {
+                    **c.as_dict(),
+                    "result": "reported" if c.op == "drift" and not remove_drift else "planned",
+                    "error": None,
+                }
+                for c in changes
+            ]
+        else:
+            _apply(
+                report,
+                changes,
+                tree=tree,
+                desired=desired,
+                current=current,
+                wire=wire,
+                layout=layout,
+                ldap=ldap,
+                delivery=delivery,
+                remove_drift=remove_drift,
+                report_path=report_path,
+            )
+    finally:
+        wire.close()
+    report["finished"] = _now()
+    report["failed"] = sum(1 for c in report["changes"] if c["result"] == "failed")
+    if report_path:
+        write_report(report_path, report)
+    return report
 
-    report = {
-        "format": REPORT_FORMAT,
-        "commit": commit,
-        "started": started,
-        "check_mode": check_mode,
-        "accounts_dir": accounts_dir,
-        "directory": ldap.get("server_uri"),
-        "summary": summary(changes),
-        "archives": [a for a in (archives or []) if a.get("address")],
-        "notified": [],
-    }
-    if check_mode:
-        report["changes"] = [
-            {**c.as_dict(), "result": "reported" if c.op == "drift" and not remove_drift else "planned", "error": None}
-            for c in changes
-        ]
-    else:
-        by_address = {a.address: a for a in desired}
-        have = {a["address"]: a for a in current}
-        conn = connect(**ldap)  # ldap3, for the multi-step changes (adopt, revoke)
+
+def _apply(report, changes, *, tree, desired, current, wire, layout, ldap, delivery, remove_drift, report_path) -> None:
+    """Write the plan, deliver the passwords; fills the report's changes and notified."""
+    by_address = {a.address: a for a in desired}
+    have = {a["address"]: a for a in current}
+    conn = connect(**ldap)  # ldap3, for the multi-step changes (adopt, revoke)
+    try:
         writer = DirectoryWriter(conn, layout, wire)
         outcomes, issued = apply(
             changes,
@@ -143,13 +172,8 @@ def converge(
             if c.op == "drift" and not remove_drift
         ]
         report["notified"] = _deliver(issued, tree, desired, have, writer, delivery=delivery, report_path=report_path)
+    finally:
         conn.unbind()
-    wire.close()
-    report["finished"] = _now()
-    report["failed"] = sum(1 for c in report["changes"] if c["result"] == "failed")
-    if report_path:
-        write_report(report_path, report)
-    return report
 
 
 def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_path) -> list[dict]:
