@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 SYSLOG = re.compile(r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d) ")
 RFC3339 = re.compile(r"^(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) ")
 SASL = re.compile(r"postfix/[\w/-]*smtpd\[\d+\]: (?P<queue>[0-9A-Za-z]+): client=.*\bsasl_username=(?P<user>[^,\s]+)")
-REFUSED = re.compile(r"govmail-ratelimit: over limit sasl_username=(?P<user>[^\s]+)")
+# The service's refusals, as its own log file writes them ("govmail-ratelimit[pid]: over limit …")
+# or as syslog relays its output ("python3[pid]: govmail-ratelimit: over limit …").
+REFUSED = re.compile(r"govmail-ratelimit(?:\[\d+\])?: over limit sasl_username=(?P<user>[^\s]+)")
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MONTHS = {m: i for i, m in enumerate(MONTH_NAMES, start=1)}
 

@@ -48,6 +48,7 @@ Nov 28 10:40:01 mail postfix/submission/smtpd[812]: 4F3A2C03: client=x[10.0.0.5]
 Nov 28 11:30:00 mail postfix/submission/smtpd[812]: 4F3A2C04: client=x[10.0.0.5], sasl_method=PLAIN, sasl_username=spam@khanhhoa.gov.vn
 2026-11-28T10:05:00.120+07:00 mail postfix/submission/smtpd[9]: AB12: client=y[10.0.0.6], sasl_method=LOGIN, sasl_username=ok@khanhhoa.gov.vn
 2026-11-28T10:05:00+07:00 mail python3[77]: govmail-ratelimit: over limit sasl_username=noisy@khanhhoa.gov.vn messages=3
+2026-11-28T12:09:59+0000 mail.khanhhoa.gov.vn govmail-ratelimit[9436]: over limit sasl_username=noisy@khanhhoa.gov.vn messages=10 recipients=10 window=3600s client=172.17.0.1
 """
 
 
@@ -58,6 +59,8 @@ def test_the_log_scan_finds_the_peak_hour_and_flags_above_the_limit():
     assert (spam.peak, spam.total) == (3, 4)
     assert spam.peak_start == dt.datetime(2026, 11, 28, 10, 0, 1, tzinfo=dt.UTC)
     assert result.accounts["ok@khanhhoa.gov.vn"].peak == 1
+    # both forms of a refusal: relayed by syslog, and the service's own log file
+    assert result.accounts["noisy@khanhhoa.gov.vn"].refused == 2
     assert [f.account for f in mailog.flagged(result, 2)] == ["spam@khanhhoa.gov.vn", "noisy@khanhhoa.gov.vn"]
     assert [f.account for f in mailog.flagged(result, 3)] == ["noisy@khanhhoa.gov.vn"]
 
