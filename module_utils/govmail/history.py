@@ -33,10 +33,6 @@ class Event:
     requested: Commit  # the first commit of the request
     applied: dict | None = None  # {commit, finished, result} of the first apply that carried it out
 
-    @property
-    def received_at(self) -> dt.datetime:
-        return self.requested.authored
-
     def as_dict(self) -> dict:
         return {
             "address": self.address,

@@ -75,9 +75,6 @@ class Org:
     def file(self) -> str:
         return self.source.path
 
-    def unit_by_path(self) -> dict[str, Unit]:
-        return {u.path: u for u in self.units}
-
 
 @dataclass
 class Tree:
