@@ -22,7 +22,7 @@ from .schemas import SCHEMAS
 from .tree import load as load_tree
 from .writer import write_allocations
 
-DEFAULT_DIR = "accounts"
+DEFAULT_DIR = cli_workflow.DEFAULT_DIR
 
 
 def _load(args):

@@ -15,22 +15,13 @@ import sys
 from pathlib import Path
 
 from . import cli, lifecycle, lock, mailog, notices, password_page, reminders
+from .cli_workflow import DEFAULT_DIR, date_arg
 from .directory import Layout
 from .gitlog import Git, GitError
 from .ldap_client import connect
-from .notify import support_mailbox
+from .notify import PASSWORD_URL, support_mailbox
 from .requests import RequestError
 from .rules import load_valid
-
-DEFAULT_DIR = "accounts"
-WEB = "https://mail.khanhhoa.gov.vn/password"
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
 
 
 def _smtp_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,7 +30,7 @@ def _smtp_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smtp-ca", help="CA certificate of the mail server")
     p.add_argument("--sender", help="From: of the notices (default: the support mailbox)")
     p.add_argument("--ledger", help="JSON file remembering the notices sent (default: none)")
-    p.add_argument("--web", default=WEB, help=f"the password page's address (default: {WEB})")
+    p.add_argument("--web", default=PASSWORD_URL, help=f"the password page's address (default: {PASSWORD_URL})")
 
 
 def _channel(args):
@@ -250,7 +241,7 @@ def _register_lifecycle(sub) -> None:
     )
     p.add_argument("dir", nargs="?", default=DEFAULT_DIR, help="the accounts directory (default: accounts)")
     cli._add_ldap_arguments(p)
-    p.add_argument("--today", type=_date, help="the date to run as (default: today); tests move the clock with it")
+    p.add_argument("--today", type=date_arg, help="the date to run as (default: today); tests move the clock with it")
     p.add_argument("--base", default="HEAD", help="the branch the proposals start from (default: HEAD)")
     p.add_argument("--prefix", default="lifecycle", help="branch name prefix (default: lifecycle)")
     p.add_argument("--warn-days", type=int, default=14, help="warn this many days ahead (default: 14)")
@@ -273,7 +264,7 @@ def _register_lock(sub) -> None:
                    help="reason code and optional text (default: compromised)")  # fmt: skip
     p.add_argument("--dir", default=DEFAULT_DIR, help="the accounts directory (default: accounts)")
     cli._add_ldap_arguments(p)
-    p.add_argument("--today", type=_date, help="date of the suspension (default: today)")
+    p.add_argument("--today", type=date_arg, help="date of the suspension (default: today)")
     p.add_argument("--doveadm", help='command running doveadm on the mail host, e.g. "doveadm" or "ssh mail doveadm"')
     p.add_argument("--no-commit", action="store_true", help="write the file but do not commit it")
     p.add_argument("--json", action="store_true")
@@ -288,7 +279,7 @@ def _register_reminders(sub) -> None:
     )
     p.add_argument("dir", nargs="?", default=DEFAULT_DIR, help="the accounts directory (default: accounts)")
     cli._add_ldap_arguments(p)
-    p.add_argument("--today", type=_date, help="the date to run as (default: today)")
+    p.add_argument("--today", type=date_arg, help="the date to run as (default: today)")
     p.add_argument("--window", type=int, default=14, help="days ahead (default: 14)")
     p.add_argument("--policy-dn", help="the default password policy entry (default: cn=default,ou=policies,BASE)")
     p.add_argument("--json", action="store_true")

@@ -16,10 +16,11 @@ from .history import History, history_text
 from .model import REASON_CODES
 from .scope import check_scope
 
-DEFAULT_DIR = "accounts"
+DEFAULT_DIR = "accounts"  # shared by every govmail command
 
 
-def _date(text: str) -> dt.date:
+def date_arg(text: str) -> dt.date:
+    """argparse type for YYYY-MM-DD dates."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
@@ -275,7 +276,7 @@ def _request_parsers(sub) -> None:
             k.add_argument("--name", help="full name, with --org (and --unit when two people share a name)")
             k.add_argument("--org", help="the unit file's org id (skhcn, ninhphuoc …)")
             k.add_argument("--unit", help="the person's unit path inside the org, to tell namesakes apart")
-            k.add_argument("--date", type=_date, help="date of the change (default: today)")
+            k.add_argument("--date", type=date_arg, help="date of the change (default: today)")
         k.set_defaults(func=cmd_request)
         return k
 
@@ -325,7 +326,7 @@ def register(sub) -> None:
     p = sub.add_parser("import-form", help="turn a filled-in Appendix form (.docx, .xlsx) into requests")
     p.add_argument("form", help="the form document")
     p.add_argument("--org", help="the requesting unit's org id (for unit cells that name a sub-unit)")
-    p.add_argument("--date", type=_date, help="date of the changes (default: today)")
+    p.add_argument("--date", type=date_arg, help="date of the changes (default: today)")
     p.add_argument("--dir", default=DEFAULT_DIR)
     p.add_argument("--dry-run", action="store_true", help="validate and show, write nothing")
     p.set_defaults(func=cmd_import_form)
@@ -349,9 +350,9 @@ def _audit_parsers(sub) -> None:
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("sla", help="each request's received / approved / applied dates in working days (R7.2b)")
-    p.add_argument("--since", type=_date, help="only requests received on or after this date")
-    p.add_argument("--until", type=_date, help="only requests received on or before this date")
-    p.add_argument("--today", type=_date, help="the date unapplied requests are measured against (default: today)")
+    p.add_argument("--since", type=date_arg, help="only requests received on or after this date")
+    p.add_argument("--until", type=date_arg, help="only requests received on or before this date")
+    p.add_argument("--today", type=date_arg, help="the date unapplied requests are measured against (default: today)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help="exit 1 when a request is past the deadline")
     _git_args(p)
@@ -372,7 +373,7 @@ def _audit_parsers(sub) -> None:
     p = sub.add_parser("report", help="the quarterly report (R9.1d) in Vietnamese, as Markdown and PDF")
     p.add_argument("--quarter", required=True, help="the quarter, e.g. 2026Q4")
     p.add_argument("--output", help="path without extension (default: var/reports/bao-cao-<quarter>)")
-    p.add_argument("--today", type=_date, help="the report date for a quarter still running (default: today)")
+    p.add_argument("--today", type=date_arg, help="the report date for a quarter still running (default: today)")
     p.add_argument("--print", action="store_true", help="also print the Markdown")
     _git_args(p)
     p.set_defaults(func=cmd_report)

@@ -21,6 +21,9 @@ from .addresses import Account
 from .converge import Issued
 from .model import COMMUNE_KINDS, Tree
 
+# Where people change an initial password (the password page, R6.1); the default of every message.
+PASSWORD_URL = "https://mail.khanhhoa.gov.vn/password"
+
 
 @dataclass
 class SmtpChannel:

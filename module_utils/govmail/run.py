@@ -33,7 +33,7 @@ class Delivery:
     smtp: notify.SmtpChannel | None = None
     age_recipients: list[str] = field(default_factory=list)
     age_dir: str | None = None
-    web_url: str = "https://mail.khanhhoa.gov.vn/password"
+    web_url: str = notify.PASSWORD_URL
 
     @property
     def configured(self) -> bool:

@@ -142,6 +142,17 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
+def _submit(driver, address: str, current: str, new: str) -> None:
+    """Fill the password form (clearing what a previous attempt left) and wait for the answer page."""
+    for name, value in (("address", address), ("current", current), ("new", new), ("confirm", new)):
+        field = driver.find_element(By.ID, name)
+        field.clear()
+        field.send_keys(value)
+    button = driver.find_element(By.ID, "submit")
+    button.click()
+    WebDriverWait(driver, 15).until(staleness_of(button))
+
+
 def test_the_password_page_turns_an_initial_password_into_an_imap_login(lab: Lab, make_account) -> None:
     account = make_account(ready=False)  # an initial password, reset pending (R6.1)
     initial = account.password
@@ -155,11 +166,7 @@ def test_the_password_page_turns_an_initial_password_into_an_imap_login(lab: Lab
     try:
         driver.get(f"http://127.0.0.1:{port}/password")
         new = strong_password()
-        for name, value in (("address", account.mail), ("current", initial), ("new", new), ("confirm", new)):
-            driver.find_element(By.ID, name).send_keys(value)
-        button = driver.find_element(By.ID, "submit")
-        button.click()
-        WebDriverWait(driver, 15).until(staleness_of(button))
+        _submit(driver, account.mail, initial, new)
         screenshot(driver, "lab-password-page-done")
         assert driver.find_element(By.ID, "message").text.startswith("Đã đổi mật khẩu.")
     finally:
@@ -201,22 +208,11 @@ def test_the_deployed_password_page_over_https(lab: Lab, make_account) -> None:
     driver = chromium((f"--host-resolver-rules=MAP {host} 127.0.0.1", f"--ignore-certificate-errors-spki-list={trust}"))
     try:
         driver.get(f"https://{host}:{port}/password")
-        weak = "abcdefgh"
-        for name, value in (("address", account.mail), ("current", initial), ("new", weak), ("confirm", weak)):
-            driver.find_element(By.ID, name).send_keys(value)
-        button = driver.find_element(By.ID, "submit")
-        button.click()
-        WebDriverWait(driver, 15).until(staleness_of(button))
+        _submit(driver, account.mail, initial, "abcdefgh")
         screenshot(driver, "lab-deployed-password-page-weak")
         assert "chữ hoa" in driver.find_element(By.CLASS_NAME, "error").text  # the missing class is named
         new = strong_password()
-        for name, value in (("address", account.mail), ("current", initial), ("new", new), ("confirm", new)):
-            field = driver.find_element(By.ID, name)
-            field.clear()
-            field.send_keys(value)
-        button = driver.find_element(By.ID, "submit")
-        button.click()
-        WebDriverWait(driver, 15).until(staleness_of(button))
+        _submit(driver, account.mail, initial, new)
         screenshot(driver, "lab-deployed-password-page-done")
         assert driver.find_element(By.ID, "message").text.startswith("Đã đổi mật khẩu.")
     finally:
