@@ -29,13 +29,13 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
 from slapd_server import ThrowawaySlapd  # noqa: E402
 from synthetic import generate  # noqa: E402
 
-from govmail.addresses import accounts as tree_accounts  # noqa: E402
-from govmail.addresses import allocate  # noqa: E402
-from govmail.directory import Layout, new_entry  # noqa: E402
-from govmail.passwords import generate as new_password  # noqa: E402
-from govmail.rules import load_valid  # noqa: E402
-from govmail.run import Delivery, converge  # noqa: E402
-from govmail.writer import write_allocations  # noqa: E402
+from govmail.directory.layout import Layout, new_entry  # noqa: E402
+from govmail.directory.run import Delivery, converge  # noqa: E402
+from govmail.model.addresses import accounts as tree_accounts  # noqa: E402
+from govmail.model.addresses import allocate  # noqa: E402
+from govmail.model.passwords import generate as new_password  # noqa: E402
+from govmail.model.rules import load_valid  # noqa: E402
+from govmail.model.writer import write_allocations  # noqa: E402
 
 
 def _ldap(server: ThrowawaySlapd) -> dict:

@@ -66,7 +66,7 @@ def generate(root: Path, n: int, communes_file: Path, seed: int = 2026) -> Path:
         encoding="utf-8",
     )
     reference = yaml.safe_load(communes_file.read_text(encoding="utf-8"))
-    from govmail.names import vn_slug  # noqa: PLC0415 — after sys.path is set by the caller
+    from govmail.model.names import vn_slug  # noqa: PLC0415 — after sys.path is set by the caller
 
     places = [(kind, name) for kind in ("commune", "ward", "special_zone") for name in reference.get(kind, [])]
     orgs = [("departments", oid, name, "province_body") for oid, name in DEPARTMENTS]

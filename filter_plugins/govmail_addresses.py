@@ -8,10 +8,10 @@ from pathlib import Path
 from ansible.errors import AnsibleFilterError
 
 try:
-    from govmail import addresses, names
+    from govmail.model import addresses, names
 except ImportError:  # not installed into this Python: use the checkout's copy
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "module_utils"))
-    from govmail import addresses, names
+    from govmail.model import addresses, names
 
 
 def vn_slug(text: str) -> str:

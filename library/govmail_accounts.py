@@ -184,11 +184,11 @@ report_path:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.govmail.converge import Guards, GuardTripped
-from ansible.module_utils.govmail.ldap_client import LdapError, ldap_argument_spec, ldap_params
-from ansible.module_utils.govmail.notify import SmtpChannel
-from ansible.module_utils.govmail.problems import InvalidTree
-from ansible.module_utils.govmail.run import Delivery, converge, followups
+from ansible.module_utils.govmail.directory.converge import Guards, GuardTripped
+from ansible.module_utils.govmail.directory.ldap_client import LdapError, ldap_argument_spec, ldap_params
+from ansible.module_utils.govmail.directory.run import Delivery, converge, followups
+from ansible.module_utils.govmail.mailhost.smtp import SmtpChannel
+from ansible.module_utils.govmail.model.problems import InvalidTree
 
 ARGUMENT_SPEC = {
     "accounts_dir": {"type": "path", "default": "accounts"},

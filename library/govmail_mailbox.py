@@ -77,7 +77,7 @@ kicked:
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.govmail.mailbox import ArchiveError, archive, kick
+from ansible.module_utils.govmail.mailhost.mailbox import ArchiveError, archive, kick
 
 ARGUMENT_SPEC = {
     "archive": {"type": "list", "elements": "str", "default": []},

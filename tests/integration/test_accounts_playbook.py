@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from govmail.directory import Layout, read_managed
-from govmail.ldap_client import connect
+from govmail.directory.layout import Layout, read_managed
+from govmail.directory.ldap_client import connect
 from helpers import REPO, local_inventory
 
 pytestmark = pytest.mark.integration

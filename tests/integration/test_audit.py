@@ -19,10 +19,10 @@ import re
 import pytest
 
 from gitrepo import Repo
-from govmail.cli import main
-from govmail.gitlog import Git
-from govmail.history import History
-from govmail.sla import deadline, working_days_between
+from govmail.cli.main import main
+from govmail.workflow.gitlog import Git
+from govmail.workflow.history import History
+from govmail.workflow.sla import deadline, working_days_between
 from helpers import PROVINCE
 
 pytestmark = pytest.mark.integration
@@ -266,7 +266,7 @@ def test_record_refuses_bad_reports_and_keeps_one_line_per_apply(story, tmp_path
 
 
 def test_quarterly_report_figures(story):
-    from govmail.report import Quarter, build
+    from govmail.workflow.report import Quarter, build
 
     r, ids = story
     rep = build(History(Git(r.path)), Quarter.parse("2026Q2"), today=dt.date(2026, 11, 28))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from govmail.ldap_client import connect
-from govmail.run import converge
+from govmail.directory.ldap_client import connect
+from govmail.directory.run import converge
 
 pytestmark = pytest.mark.integration
 GOVMAIL = str(Path(sys.executable).with_name("govmail"))
@@ -25,7 +25,7 @@ def _govmail(*args, env=None):
 
 
 def test_plan_against_the_live_directory_with_credentials_from_the_environment(tree, ldap, age_key, tmp_path):
-    from govmail.run import Delivery
+    from govmail.directory.run import Delivery
 
     converge(str(tree), ldap, delivery=Delivery(age_recipients=[age_key[1]], age_dir=str(tmp_path)))
     skhcn = tree / "departments/skhcn.yaml"

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from gitrepo import Repo
-from govmail.cli import main
+from govmail.cli.main import main
 from helpers import PROVINCE
 
 pytestmark = pytest.mark.integration

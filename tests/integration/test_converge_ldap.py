@@ -9,11 +9,12 @@ import subprocess
 import pytest
 from ldap3 import MODIFY_REPLACE
 
-from govmail import ldapwire, passwords
-from govmail.converge import Guards, GuardTripped
-from govmail.directory import Layout, read_managed
-from govmail.ldap_client import LdapError, connect
-from govmail.run import Delivery, converge, followups
+from govmail.directory import ldapwire
+from govmail.directory.converge import Guards, GuardTripped
+from govmail.directory.layout import Layout, read_managed
+from govmail.directory.ldap_client import LdapError, connect
+from govmail.directory.run import Delivery, converge, followups
+from govmail.model import passwords
 
 pytestmark = pytest.mark.integration
 

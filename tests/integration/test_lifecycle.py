@@ -14,10 +14,10 @@ import pytest
 from lifecycle_helpers import backdate, login, sample_repo
 from smtp_sink import SmtpSink
 
-from govmail import requests
-from govmail.lifecycle import months_later
-from govmail.rules import load_valid
-from govmail.run import Delivery, converge
+from govmail.directory.run import Delivery, converge
+from govmail.lifecycle.clocks import months_later
+from govmail.model.rules import load_valid
+from govmail.workflow import requests
 
 pytestmark = pytest.mark.integration
 GOVMAIL = str(Path(sys.executable).with_name("govmail"))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from lifecycle_helpers import attrs, sample_repo, set_password, user_bind
 
-from govmail import requests
-from govmail.run import Delivery, converge
+from govmail.directory.run import Delivery, converge
+from govmail.workflow import requests
 
 pytestmark = pytest.mark.integration
 GOVMAIL = str(Path(sys.executable).with_name("govmail"))

@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
-from govmail.password_page import Config, PasswordPage, make_server
+from govmail.password_page.app import Config, PasswordPage, make_server
 
 pytestmark = pytest.mark.integration
 WHO = "nvbinh@khanhhoa.gov.vn"
@@ -38,7 +38,7 @@ def _strong() -> str:
 @pytest.fixture
 def account(slapd, ldap):
     """An account as the provisioning engine leaves it: an initial password set by the provisioner (reset pending)."""
-    from govmail.ldap_client import connect
+    from govmail.directory.ldap_client import connect
 
     initial = _strong()
     conn = connect(**ldap)

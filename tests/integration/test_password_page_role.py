@@ -20,7 +20,7 @@ import pytest
 import yaml
 from lifecycle_helpers import set_password, user_bind
 
-from govmail.ldap_client import connect
+from govmail.directory.ldap_client import connect
 from helpers import REPO
 
 pytestmark = pytest.mark.integration
@@ -54,6 +54,7 @@ def test_the_role_runs_the_page_from_the_copied_modules(tmp_path, slapd, ldap):
     (install / "govmail").mkdir(parents=True)
     config.mkdir()
     for name in defaults["password_page__source_files"]:
+        (install / "govmail" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "module_utils/govmail" / name, install / "govmail" / name)
     values = {
         **defaults,

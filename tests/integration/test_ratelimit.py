@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from lifecycle_helpers import attrs, sample_repo
 
-from govmail.run import Delivery, converge
+from govmail.directory.run import Delivery, converge
 from helpers import REPO
 
 pytestmark = pytest.mark.integration
 GOVMAIL = str(Path(sys.executable).with_name("govmail"))
-DAEMON = REPO / "module_utils/govmail/ratelimit.py"
+DAEMON = REPO / "module_utils/govmail/mailhost/ratelimit.py"
 WHO = "nvbinh@khanhhoa.gov.vn"
 
 

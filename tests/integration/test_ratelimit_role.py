@@ -27,7 +27,7 @@ def _port() -> int:
 def test_the_init_script_starts_answers_and_stops(tmp_path):
     defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
     port = _port()
-    shutil.copy(REPO / "module_utils/govmail/ratelimit.py", tmp_path / "ratelimit.py")
+    shutil.copy(REPO / "module_utils/govmail/mailhost/ratelimit.py", tmp_path / "ratelimit.py")
     values = {
         **defaults,
         "ansible_managed": "test",

@@ -14,8 +14,8 @@ import pytest
 from lifecycle_helpers import backdate, sample_repo, set_password
 from smtp_sink import SmtpSink
 
-from govmail.lock import lock
-from govmail.run import Delivery, converge
+from govmail.directory.run import Delivery, converge
+from govmail.lifecycle.lock import lock
 
 pytestmark = pytest.mark.integration
 GOVMAIL = str(Path(sys.executable).with_name("govmail"))

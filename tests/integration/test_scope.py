@@ -3,9 +3,9 @@
 import pytest
 
 from gitrepo import Repo
-from govmail.cli import main
-from govmail.gitlog import Git
-from govmail.scope import check_scope
+from govmail.cli.main import main
+from govmail.workflow.gitlog import Git
+from govmail.workflow.scope import check_scope
 from helpers import PROVINCE
 
 pytestmark = pytest.mark.integration

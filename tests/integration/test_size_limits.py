@@ -3,10 +3,10 @@
 import pytest
 from ldap3 import MODIFY_REPLACE
 
-from govmail.directory import Layout, read_managed
-from govmail.ldap_client import connect
-from govmail.ldapwire import WireError
-from govmail.run import open_wire
+from govmail.directory.layout import Layout, read_managed
+from govmail.directory.ldap_client import connect
+from govmail.directory.ldapwire import WireError
+from govmail.directory.run import open_wire
 
 pytestmark = pytest.mark.integration
 

@@ -30,12 +30,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
-from govmail import notices, reminders
-from govmail.directory import Layout
-from govmail.ldap_client import connect
-from govmail.lock import lock
-from govmail.notify import SmtpChannel
-from govmail.password_page import Config, PasswordPage, make_server
+from govmail.directory.layout import Layout
+from govmail.directory.ldap_client import connect
+from govmail.lifecycle import notices, reminders
+from govmail.lifecycle.lock import lock
+from govmail.mailhost.smtp import SmtpChannel
+from govmail.password_page.app import Config, PasswordPage, make_server
 
 from .conftest import CONTAINER, DOMAIN, MAILSERVER, PROVISIONER, SUFFIX, Lab, send_mx, strong_password
 

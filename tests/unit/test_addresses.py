@@ -1,7 +1,7 @@
 """Article 5: every example of the regulation comes out exactly as written there."""
 
-from govmail.addresses import accounts, allocate, person_candidates
-from govmail.rules import load_valid
+from govmail.model.addresses import accounts, allocate, person_candidates
+from govmail.model.rules import load_valid
 
 REGULATION_TREE = {
     # Sorted path order is allocation order: the commune files come first and hold nvhung@ and hdanh@.

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from govmail.cli import main
+from govmail.cli.main import main
 from helpers import PROVINCE, snapshot, write_tree
 
 HEAD = "org: {id: skhcn, name: Sở Khoa học và Công nghệ, kind: province_body, owners: [it]}\n"

@@ -2,7 +2,7 @@
 
 import json
 
-from govmail.cli import main
+from govmail.cli.main import main
 from helpers import snapshot
 
 ORG = """\

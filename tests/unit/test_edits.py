@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from govmail.cli import main
-from govmail.edits import EditError, delete_key, set_key
-from govmail.yamlsource import parse
+from govmail.cli.main import main
+from govmail.model.edits import EditError, delete_key, set_key
+from govmail.model.yamlsource import parse
 from helpers import REPO
 
 

@@ -4,8 +4,8 @@ import docx
 import openpyxl
 import pytest
 
-from govmail.cli import main
-from govmail.forms import fold, read, reason_code, request_kind
+from govmail.cli.main import main
+from govmail.workflow.forms import fold, read, reason_code, request_kind
 from helpers import snapshot
 
 SKHCN = """\

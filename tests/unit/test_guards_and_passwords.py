@@ -2,9 +2,9 @@
 
 import pytest
 
-from govmail.converge import Guards, GuardTripped
-from govmail.passwords import generate, quality_problems
-from govmail.plan import Change
+from govmail.directory.converge import Guards, GuardTripped
+from govmail.directory.plan import Change
+from govmail.model.passwords import generate, quality_problems
 
 
 def _revokes(org, n):

@@ -1,8 +1,8 @@
 """`govmail import --csv`: files that keep every address, validate, and need no allocation."""
 
-from govmail.addresses import accounts, allocate
-from govmail.cli import main
-from govmail.rules import load_valid
+from govmail.cli.main import main
+from govmail.model.addresses import accounts, allocate
+from govmail.model.rules import load_valid
 
 CSV = """address,name,title,org,unit,status
 nvbinh@khanhhoa.gov.vn,Nguyễn Văn Bình,Chuyên viên,skhcn,Phòng Pháp chế,

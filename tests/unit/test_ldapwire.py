@@ -6,7 +6,7 @@ from ldap3.protocol.rfc4511 import LDAPMessage
 from ldap3.utils.conv import to_unicode
 from pyasn1.codec.ber import decoder, encoder
 
-from govmail.ldapwire import (
+from govmail.directory.ldapwire import (
     REPLACE,
     WireError,
     _done_cookie,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from govmail.lifecycle import Activity, months_later, scan
-from govmail.rules import load_valid
+from govmail.lifecycle.clocks import Activity, months_later, scan
+from govmail.model.rules import load_valid
 from helpers import REPO
 
 D = dt.date

@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from govmail.mailbox import ArchiveError, archive
+from govmail.mailhost.mailbox import ArchiveError, archive
 
 DAY = dt.date(2026, 11, 28)
 
@@ -53,7 +53,7 @@ def test_a_mailbox_that_never_received_mail_still_gets_an_archive(tmp_path):
 
 
 def test_an_archive_that_does_not_match_the_copy_is_refused_and_removed(tmp_path, monkeypatch):
-    from govmail import mailbox
+    from govmail.mailhost import mailbox
 
     maildir = tmp_path / "m"
     _maildir(maildir, 2)

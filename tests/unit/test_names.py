@@ -4,7 +4,7 @@ import unicodedata
 
 import pytest
 
-from govmail.names import InvalidName, check_person_name, person_base, vn_slug
+from govmail.model.names import InvalidName, check_person_name, person_base, vn_slug
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from govmail.password_page import Throttle
+from govmail.password_page.app import Throttle
 
 
 def test_the_throttle_blocks_at_the_limit_and_forgets_after_the_window():

@@ -1,8 +1,8 @@
 """Plans: every operation, read against a directory state given as plain dicts."""
 
-from govmail.addresses import Account
-from govmail.plan import plan, summary
-from govmail.render import plan_json, plan_markdown, plan_text
+from govmail.directory.plan import plan, summary
+from govmail.directory.render import plan_json, plan_markdown, plan_text
+from govmail.model.addresses import Account
 
 
 def acct(address, **kw):

@@ -8,10 +8,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from govmail.addresses import accounts, allocate
-from govmail.names import person_base, vn_slug
-from govmail.rules import load_valid
-from govmail.writer import write_allocations
+from govmail.model.addresses import accounts, allocate
+from govmail.model.names import person_base, vn_slug
+from govmail.model.rules import load_valid
+from govmail.model.writer import write_allocations
 from helpers import write_tree
 
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô"]

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from govmail import mailog
-from govmail.ratelimit import Limiter, answer
+from govmail.mailhost import mailog
+from govmail.mailhost.ratelimit import Limiter, answer
 
 
 class Clock:

@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from govmail.cli import main
-from govmail.edits import scalar
-from govmail.requests import next_reset_token
+from govmail.cli.main import main
+from govmail.model.edits import scalar
+from govmail.workflow.requests import next_reset_token
 from helpers import snapshot
 
 SKHCN = """\

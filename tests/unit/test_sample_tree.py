@@ -3,9 +3,9 @@
 import re
 import shutil
 
-from govmail.addresses import accounts, allocate
-from govmail.rules import load_valid
-from govmail.writer import write_allocations
+from govmail.model.addresses import accounts, allocate
+from govmail.model.rules import load_valid
+from govmail.model.writer import write_allocations
 from helpers import REPO
 
 SAMPLE = REPO / "accounts"

@@ -5,8 +5,8 @@ import json
 import pytest
 from jsonschema import Draft202012Validator
 
-from govmail.tree import schema
-from govmail.yamlsource import parse
+from govmail.model.tree import schema
+from govmail.model.yamlsource import parse
 from helpers import REPO
 
 
@@ -35,7 +35,7 @@ def test_the_fast_path_rejects_every_known_bad_file_and_accepts_the_samples():
     import fastjsonschema
     from test_bad_inputs import CASES
 
-    from govmail.tree import _fast_check
+    from govmail.model.tree import _fast_check
 
     rejected = 0
     for _, files, _, _ in CASES:

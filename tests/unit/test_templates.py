@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from govmail.cli import parser
+from govmail.cli.main import parser
 from helpers import REPO
 
 TEMPLATES = [REPO / ".github/pull_request_template.md", REPO / ".gitlab/merge_request_templates/Default.md"]

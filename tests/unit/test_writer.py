@@ -1,8 +1,8 @@
 """`govmail allocate` inserts one line per address and leaves every other byte as it was."""
 
-from govmail.addresses import allocate
-from govmail.rules import load_valid
-from govmail.writer import write_allocations
+from govmail.model.addresses import allocate
+from govmail.model.rules import load_valid
+from govmail.model.writer import write_allocations
 
 HEAD = "org: {id: skhcn, name: Sở Khoa học và Công nghệ, kind: province_body, owners: [it]}\n"
 

@@ -1,0 +1,234 @@
+"""Apply a plan to the directory: guards first, then every change, one entry's failure isolated from the rest."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ldap3 import BASE, MODIFY_ADD, MODIFY_REPLACE
+
+from ..model import passwords
+from ..model.addresses import Account
+from .layout import OBJECT_CLASSES, Layout, entry_attributes, new_entry
+from .ldapwire import REPLACE, Pipeline, WireError, add_request, modify_request
+from .plan import UNDELIVERED, Change
+
+REMOVING = ("revoke", "drift")
+
+
+class GuardTripped(Exception):
+    """The plan removes more than the configured limits; nothing was written."""
+
+
+@dataclass
+class Guards:
+    """peribolos' --maximum-removal-delta, per unit and in total."""
+
+    max_removals: int = 10
+    max_removal_share: float = 0.25
+    override: bool = False
+
+    def check(self, changes: list[Change], current: list[dict], remove_drift: bool) -> None:
+        if self.override:
+            return
+        removing = [c for c in changes if c.op == "revoke" or (c.op == "drift" and remove_drift)]
+        problems = []
+        if len(removing) > self.max_removals:
+            problems.append(f"{len(removing)} accounts would be revoked or removed (limit {self.max_removals})")
+        live = Counter(a.get("org") for a in current if a.get("status") != "revoked")
+        for org, count in sorted(Counter(c.org for c in removing).items(), key=lambda kv: str(kv[0])):
+            total = live.get(org, 0)
+            # A unit with one or two accounts may lose them; the share limit protects larger units.
+            if count > 2 and total and count / total > self.max_removal_share:
+                problems.append(
+                    f"{org}: {count} of its {total} accounts would go"
+                    f" ({count / total:.0%} > {self.max_removal_share:.0%})"
+                )
+        if problems:
+            raise GuardTripped(
+                "removal guard: " + "; ".join(problems) + ". Nothing was written; check the plan, then rerun with "
+                "the override (allow_large_removals / --allow-large-removals) if it is intended."
+            )
+
+
+@dataclass
+class Outcome:
+    change: Change
+    ok: bool
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {**self.change.as_dict(), "result": "ok" if self.ok else "failed", "error": self.error}
+
+
+@dataclass
+class Issued:
+    """A password that must reach its unit: held in memory only, never returned or logged."""
+
+    account: Account
+    password: str = field(repr=False)
+
+
+class DirectoryWriter:
+    """The write operations. Single-request ones go through the pipelined ``wire`` connection when
+    there is one (bulk speed); multi-step ones (adopt, revoke) through the ldap3 connection."""
+
+    def __init__(self, conn, layout: Layout, wire: Pipeline):
+        self.conn = conn
+        self.layout = layout
+        self.wire = wire
+
+    # -- single requests, pipelined -------------------------------------------------------
+    @staticmethod
+    def create_request(dn: str, account: Account, password: str) -> tuple[str, bytes]:
+        attrs = {"objectClass": OBJECT_CLASSES, **new_entry(account)}
+        attrs.update(userPassword=[password], pwdReset=["TRUE"], govmailResetToken=[UNDELIVERED])
+        return dn, add_request(dn, attrs)
+
+    @staticmethod
+    def update_request(dn: str, account: Account) -> tuple[str, bytes]:
+        return dn, modify_request(dn, {k: (REPLACE, v) for k, v in entry_attributes(account).items()})
+
+    @staticmethod
+    def reset_request(dn: str, password: str) -> tuple[str, bytes]:
+        changes = {"userPassword": (REPLACE, [password]), "pwdReset": (REPLACE, ["TRUE"])}
+        changes["govmailResetToken"] = (REPLACE, [UNDELIVERED])
+        return dn, modify_request(dn, changes)
+
+    @staticmethod
+    def token_request(dn: str, token: str | None) -> tuple[str, bytes]:
+        return dn, modify_request(dn, {"govmailResetToken": (REPLACE, [token] if token else [])})
+
+    def run(self, requests: list[tuple[object, tuple[str, bytes]]]) -> dict[object, str | None]:
+        """key → None when applied, else the reason. Every key gets an answer, even if the server dies."""
+        answers: dict[object, str | None] = {}
+        dns = {key: dn for key, (dn, _) in requests}
+        try:
+            for key, result in self.wire.run((key, request) for key, (_, request) in requests):
+                answers[key] = None if result.ok else f"{dns[key]}: {result.describe()}"
+        except (OSError, WireError) as exc:
+            for key, _ in requests:
+                answers.setdefault(key, f"the directory connection failed: {exc}")
+        return answers
+
+    def _check(self, ok: bool, what: str) -> None:
+        if not ok:
+            result = self.conn.result or {}
+            raise RuntimeError(f"{what}: {result.get('description')} {result.get('message') or ''}".strip())
+
+    def adopt(self, account: Account, dn: str) -> None:
+        """Take over an existing entry in place: it keeps its password and moves into ou=accounts.
+
+        Mark it first, rename it second (the old RDN value may be a ``cn`` about to change),
+        then write every attribute as for any update.
+        """
+        self.conn.search(dn, "(objectClass=*)", search_scope=BASE, attributes=["objectClass"])
+        classes = {c.lower() for e in self.conn.response or [] for c in e.get("attributes", {}).get("objectClass", [])}
+        mark = {
+            "govmailManaged": [(MODIFY_REPLACE, ["TRUE"])],
+            "govmailState": [(MODIFY_REPLACE, [account.status])],
+            "uid": [(MODIFY_REPLACE, [account.address.split("@", 1)[0]])],
+        }
+        if "govmailaccount" not in classes:  # a rerun after a half-done adoption finds it marked already
+            mark["objectClass"] = [(MODIFY_ADD, ["govmailAccount"])]
+        self._check(self.conn.modify(dn, mark), f"adopt {dn}")
+        target = self.layout.dn(account.address)
+        if dn.lower() != target.lower():
+            rdn = target.split(",", 1)[0]
+            moved = self.conn.modify_dn(dn, rdn, delete_old_dn=False, new_superior=self.layout.accounts_dn)
+            self._check(moved, f"move {dn} into {self.layout.accounts_dn}")
+        self.update(account, target)
+
+    def update(self, account: Account, dn: str) -> None:
+        attrs = entry_attributes(account)
+        self._check(self.conn.modify(dn, {k: [(MODIFY_REPLACE, v)] for k, v in attrs.items()}), f"modify {dn}")
+
+    def revoke(self, account: Account, dn: str) -> None:
+        self.update(account, dn)
+        target = self.layout.dn(account.address, revoked=True)
+        if dn.lower() != target.lower():
+            rdn, _, _ = dn.partition(",")
+            self._check(self.conn.modify_dn(dn, rdn, new_superior=self.layout.revoked_dn), f"move {dn} to ou=revoked")
+
+
+INFO_OPS = ("update", "move", "suspend", "restore")
+
+
+def apply(
+    changes: list[Change],
+    desired: dict[str, Account],
+    current: dict[str, dict],
+    writer: DirectoryWriter,
+    *,
+    archives: dict[str, dict],
+    remove_drift: bool = False,
+    new_password: Callable[[], str] | None = None,
+) -> tuple[list[Outcome], list[Issued]]:
+    """Carry out every change. A refused change is recorded and the others go on.
+
+    Single-request changes are sent pipelined in one batch; an account's attribute changes
+    (update, move, suspend, restore) share one modify, since each writes the whole desired set.
+    Adoptions and revocations (several requests each) follow, one by one.
+    """
+    new_password = new_password or passwords.generate
+    batch: list[tuple[int, tuple[str, bytes]]] = []
+    passwords_by_index: dict[int, Issued] = {}
+    carrier: dict[int, int] = {}  # change index → index of the request that carries it
+    info_request: dict[str, int] = {}
+    sequential: list[int] = []
+    for index, change in enumerate(changes):
+        account = desired.get(change.address)
+        cur = current.get(change.address)
+        dn = cur["dn"] if cur else writer.layout.dn(change.address)
+        if change.op == "create":
+            password = new_password()
+            batch.append((index, writer.create_request(dn, account, password)))
+            passwords_by_index[index] = Issued(account, password)
+        elif change.op == "reset":
+            password = new_password()
+            batch.append((index, writer.reset_request(dn, password)))
+            passwords_by_index[index] = Issued(account, password)
+        elif change.op in INFO_OPS:
+            if change.address not in info_request:
+                info_request[change.address] = index
+                batch.append((index, writer.update_request(dn, account)))
+            carrier[index] = info_request[change.address]
+            continue
+        elif change.op == "drift" and not remove_drift:
+            continue  # reported, never touched without remove_drift
+        else:
+            sequential.append(index)
+            continue
+        carrier[index] = index
+    answers = writer.run(batch)
+    errors: dict[int, str | None] = {index: answers[carrier[index]] for index in carrier}
+    for index in sequential:
+        errors[index] = _multi_step(changes[index], desired, current, writer, archives)
+    outcomes = [Outcome(changes[i], errors[i] is None, errors[i]) for i in sorted(errors)]
+    issued = [item for i, item in passwords_by_index.items() if errors[i] is None]
+    return outcomes, issued
+
+
+def _multi_step(change: Change, desired, current, writer: DirectoryWriter, archives) -> str | None:
+    """Adopt or revoke one entry; the reason when it fails."""
+    account = desired.get(change.address)
+    cur = current.get(change.address)
+    dn = cur["dn"] if cur else writer.layout.dn(change.address)
+    try:
+        if change.op == "adopt":
+            writer.adopt(account, change.changes["dn"][0])
+        else:  # revoke, or drift being removed
+            archive = archives.get(change.address)
+            if not (archive and archive.get("verified")):
+                raise RuntimeError("no verified mailbox archive for this address: nothing was revoked")
+            writer.revoke(account or _revoked_placeholder(cur), dn)
+    except Exception as exc:  # one refused entry must not stop the others
+        return str(exc)
+    return None
+
+
+def _revoked_placeholder(cur: dict) -> Account:
+    """An undeclared (drift) entry being removed keeps what it had, with state revoked."""
+    keys = ("address", "kind", "org", "unit", "name", "title", "aliases")
+    return Account(**{k: cur.get(k) for k in keys}, status="revoked", reason="other: removed as drift")

@@ -1,0 +1,73 @@
+"""What a change may not do to addresses already issued: lose them, or bring a revoked one back.
+
+Article 5's allocation never renames anyone and never reissues a revoked address; those promises
+span commits, so they are checked against the tree at a base revision (the pull request's target).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..model.orgs import Tree
+from ..model.problems import Problem
+from ..model.yamlsource import parse
+from .gitlog import Git
+
+
+def _issued(git: Git, rev: str, under: str) -> dict[str, tuple[str, int, str, str]]:
+    """address → (path, line, name, status) of every person address and alias at ``rev``."""
+    out = {}
+    for path, blob in git.files(rev, under).items():
+        if not path.endswith(".yaml") or path.endswith("province.yaml"):
+            continue
+        src, problems = parse(path, git.blob(blob))
+        if problems or not isinstance(src.data, dict):
+            continue
+        for index, person in enumerate(src.data.get("people") or []):
+            if not isinstance(person, dict):
+                continue
+            name, status = str(person.get("name", "?")), str(person.get("status", "active"))
+            line = src.line_of(("people", index))
+            for address in [person.get("address"), *(person.get("aliases") or [])]:
+                if isinstance(address, str):
+                    out.setdefault(address, (path, line, name, status))
+    return out
+
+
+def check_against(tree: Tree, base: str) -> list[Problem]:
+    """Problems of ``tree`` (the working copy) relative to the revision ``base``."""
+    root = Path(tree.root).resolve()
+    top = Path(Git(root).run("rev-parse", "--show-toplevel").strip())
+    git = Git(top)  # paths in ls-tree and show are relative to the top of the work tree
+    under = root.relative_to(top).as_posix()
+    merge_base = git.run("merge-base", base, "HEAD").strip()
+    before = _issued(git, merge_base, under)
+    now: dict[str, tuple] = {}
+    for org in tree.orgs:
+        for person in org.people:
+            for address in [person.address, *person.aliases]:
+                if address:
+                    now[address] = (org.source, person)
+    problems = []
+    for address, (path, line, name, status) in sorted(before.items()):
+        where = f"{path} (at {base})"
+        if address not in now:
+            problems.append(
+                Problem(
+                    where,
+                    line,
+                    "address",
+                    f"{address} ({name}) was issued and is gone: entries are never deleted and addresses never"
+                    " change (set status: revoked; keep an old address under aliases)",
+                )
+            )
+        elif status == "revoked":
+            src, person = now[address]
+            if person.address == address and person.status != "revoked":
+                problems.append(
+                    src.problem(
+                        (*person.fpath, "status"),
+                        f"{address} was revoked at {base}; a revoked address is never brought back",
+                    )
+                )
+    return problems

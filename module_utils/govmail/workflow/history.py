@@ -1,0 +1,249 @@
+"""The life of every account, read from the Git history of the account files.
+
+Each commit on the main line (``--first-parent``: merge commits, squash merges and direct
+commits alike) is one approved request. Comparing the parsed account files before and
+after it gives the events it approved; the branch commits behind a merge give who asked
+and when; apply records (``records.py``) give when it was carried out. Entries are followed
+by address, so a person moved to another unit's file keeps one history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from ..model.yamlsource import parse
+from .gitlog import Commit, Git
+from .records import records
+
+VN = dt.timezone(dt.timedelta(hours=7))
+INFO = ("name", "title", "unit", "given_name", "aliases")
+
+
+@dataclass
+class Event:
+    """One approved change of one account."""
+
+    address: str
+    ops: list[str]
+    changes: dict[str, list]
+    reason: str | None
+    state: dict | None  # the entry after the change
+    merge: Commit  # the main-line commit that approved it
+    requested: Commit  # the first commit of the request
+    applied: dict | None = None  # {commit, finished, result} of the first apply that carried it out
+
+    def as_dict(self) -> dict:
+        return {
+            "address": self.address,
+            "ops": self.ops,
+            "changes": self.changes,
+            "reason": self.reason,
+            "requested": {
+                "commit": self.requested.sha,
+                "author": self.requested.author,
+                "date": self.requested.authored.isoformat(),
+            },
+            "approved": {
+                "commit": self.merge.sha,
+                "merged_by": self.merge.committer,
+                "date": self.merge.committed.isoformat(),
+                "merge": self.merge.is_merge,
+            },
+            "applied": self.applied,
+        }
+
+
+@dataclass
+class Request:
+    """One approved change request: a main-line commit and the events it carried."""
+
+    merge: Commit
+    requested: Commit
+    events: list[Event] = field(default_factory=list)
+    applied: dict | None = None
+
+
+class Accounts:
+    """People at any revision, parsed once per file version."""
+
+    def __init__(self, git: Git, accounts_dir: str = "accounts"):
+        self.git = git
+        self.dir = accounts_dir.rstrip("/")
+        self._blobs: dict[str, tuple[dict, dict]] = {}
+        self._revs: dict[str, tuple[dict, dict]] = {}
+
+    def _parse_blob(self, path: str, blob: str) -> tuple[dict, dict]:
+        if blob not in self._blobs:
+            by_address, pending = {}, {}
+            src, problems = parse(path, self.git.blob(blob))
+            data = src.data if not problems and isinstance(src.data, dict) else {}
+            org = (data.get("org") or {}) if isinstance(data.get("org"), dict) else {}
+            for person in data.get("people") or []:
+                if not isinstance(person, dict) or "name" not in person:
+                    continue
+                state = {k: person.get(k) for k in (*INFO, "address", "status", "reason", "since", "reset")}
+                state["status"] = state["status"] or "active"
+                state["org"] = org.get("id")
+                state["file"] = path
+                if person.get("address"):
+                    by_address[person["address"]] = state
+                else:
+                    pending[(org.get("id"), person["name"])] = state
+            self._blobs[blob] = (by_address, pending)
+        return self._blobs[blob]
+
+    def at(self, rev: str | None) -> tuple[dict, dict]:
+        """(address → entry, (org, name) → entry without an address) at ``rev``."""
+        if rev is None:
+            return {}, {}
+        if rev not in self._revs:
+            by_address, pending = {}, {}
+            for path, blob in self.git.files(rev, self.dir).items():
+                if path.endswith(".yaml") and not path.endswith("/province.yaml"):
+                    a, p = self._parse_blob(path, blob)
+                    by_address.update(a)
+                    pending.update(p)
+            self._revs[rev] = (by_address, pending)
+        return self._revs[rev]
+
+    def entry(self, rev: str | None, address: str, like: dict | None = None) -> dict | None:
+        by_address, pending = self.at(rev)
+        if address in by_address:
+            return by_address[address]
+        if like is not None:
+            return pending.get((like.get("org"), like.get("name")))
+        return None
+
+
+def _norm(value):
+    return sorted(value) if isinstance(value, list) else value
+
+
+def diff(before: dict | None, after: dict | None) -> tuple[list[str], dict]:
+    """The operations (create, move, update, reset, suspend, restore, revoke) between two states of an entry."""
+    if before == after or after is None:
+        return ([], {}) if after is not None or before is None else (["removed"], {})
+    if before is None:
+        return ["create"], {}
+    ops, changes = [], {}
+    if before.get("org") != after.get("org"):
+        ops.append("move")
+        changes["org"] = [before.get("org"), after.get("org")]
+    info = {k: [before.get(k), after.get(k)] for k in INFO if _norm(before.get(k)) != _norm(after.get(k))}
+    if info:
+        ops.append("update")
+        changes.update(info)
+    if after.get("reset") is not None and after.get("reset") != before.get("reset"):
+        ops.append("reset")
+        changes["reset"] = [before.get("reset"), after.get("reset")]
+    if before.get("status") != after.get("status"):
+        ops.append({"revoked": "revoke", "suspended": "suspend"}.get(after["status"], "restore"))
+        changes["status"] = [before.get("status"), after.get("status")]
+    return ops, changes
+
+
+class History:
+    """Every approved request on the main line, with its events and apply records."""
+
+    def __init__(self, git: Git, ref: str = "HEAD", accounts_dir: str = "accounts"):
+        self.git = git
+        self.ref = ref
+        self.accounts = Accounts(git, accounts_dir)
+        self.records = records(git)
+        self._requests: list[Request] | None = None
+
+    def _branch_commits(self, merge: Commit) -> list[Commit]:
+        if not merge.is_merge:
+            return []
+        return self.git.commits("--reverse", "--no-merges", f"{merge.parents[0]}..{merge.parents[1]}")
+
+    def _requested(self, merge: Commit, address: str, before: dict | None, after: dict) -> Commit:
+        """The first commit of the request that changed this entry (the merge itself for squash/direct commits)."""
+        branch = self._branch_commits(merge)
+        for commit in branch:
+            state = self.accounts.entry(commit.sha, address, like=after)
+            if state != before:
+                return commit
+        return branch[0] if branch else merge
+
+    def _applied(self, merge: Commit, address: str | None) -> dict | None:
+        """The first successful apply of ``merge`` or a later commit that carried ``address`` (or anything,
+        for ``None``); the first failed one when none succeeded."""
+        failed = None
+        for commit, rec in self.records:
+            if rec.get("check_mode"):
+                continue
+            if commit != merge.sha and not self.git.is_ancestor(merge.sha, commit):
+                continue
+            hits = [c for c in rec.get("changes", []) if address is None or c.get("address") == address]
+            if address is not None and not hits:
+                continue
+            ok = all(c.get("result") == "ok" for c in hits)
+            found = {"commit": commit, "finished": rec.get("finished"), "result": "ok" if ok else "error"}
+            if ok:
+                return found
+            failed = failed or found
+        return failed
+
+    def requests(self) -> list[Request]:
+        if self._requests is not None:
+            return self._requests
+        out = []
+        for merge in self.git.commits("--first-parent", "--reverse", self.ref, "--", self.accounts.dir):
+            parent = merge.parents[0] if merge.parents else None
+            before_all, _ = self.accounts.at(parent)
+            after_all, _ = self.accounts.at(merge.sha)
+            events = []
+            for address in sorted(set(before_all) | set(after_all)):
+                before, after = before_all.get(address), after_all.get(address)
+                ops, changes = diff(before, after)
+                if not ops:
+                    continue
+                requested = self._requested(merge, address, before, after) if after else merge
+                reason = after.get("reason") if after and {"suspend", "revoke"} & set(ops) else None
+                event = Event(address, ops, changes, reason, after, merge, requested)
+                event.applied = self._applied(merge, address)
+                events.append(event)
+            if not events:
+                continue
+            first = min((e.requested for e in events), key=lambda c: c.authored)
+            request = Request(merge, first, events, self._applied(merge, None))
+            out.append(request)
+        self._requests = out
+        return out
+
+    def of(self, address: str) -> list[Event]:
+        return [e for r in self.requests() for e in r.events if e.address == address]
+
+
+def local(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(VN)
+
+
+def history_text(events: list[Event]) -> str:
+    if not events:
+        return "No change of this address in the history."
+    lines = []
+    for e in events:
+        what = ", ".join(e.ops)
+        detail = "; ".join(f"{k}: {b!r} → {a!r}" for k, (b, a) in e.changes.items())
+        if e.reason:
+            detail = (detail + "; " if detail else "") + f"reason: {e.reason}"
+        if e.ops == ["create"] and e.state:
+            detail = f"{e.state['name']}, {e.state['title']}, {e.state['org']}" + (
+                f"/{e.state['unit']}" if e.state.get("unit") else ""
+            )
+        r, m = e.requested, e.merge
+        lines.append(f"{what}: {detail}")
+        lines.append(
+            f"  requested {local(r.authored):%Y-%m-%d %H:%M} by {r.author} <{r.author_email}> in {r.short}"
+            f" ({r.subject})"
+        )
+        how = "merged" if m.is_merge else "approved (squash or direct commit)"
+        lines.append(f"  {how} {local(m.committed):%Y-%m-%d %H:%M} by {m.committer} in {m.short}")
+        if e.applied:
+            lines.append(f"  applied {e.applied['finished']} ({e.applied['result']}) at {e.applied['commit'][:10]}")
+        else:
+            lines.append("  not applied yet (no apply record)")
+    return "\n".join(lines)
