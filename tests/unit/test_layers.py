@@ -20,7 +20,7 @@ ALLOWED = {
 def _imports(path: Path) -> set[str]:
     """Dotted govmail modules that ``path`` imports (relative imports resolved)."""
     rel = path.relative_to(PACKAGE.parent).with_suffix("")
-    here = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
+    here = list(rel.parts[:-1])
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
