@@ -9,6 +9,7 @@ deleted afterwards.
 from __future__ import annotations
 
 import imaplib
+import os
 import secrets
 import smtplib
 import ssl
@@ -24,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = ROOT / "var" / "lab"
-CONTAINER = "govmail-lab"
+CONTAINER = os.environ.get("GOVMAIL_LAB_CONTAINER", "govmail-lab")
 DOMAIN = "khanhhoa.gov.vn"
 SUFFIX = "dc=khanhhoa,dc=gov,dc=vn"
 ACCOUNTS = f"ou=accounts,{SUFFIX}"
