@@ -21,24 +21,52 @@ WHO = "nvbinh@khanhhoa.gov.vn"
 
 def test_an_account_rspamd_refused_for_spam_is_locked_and_committed(tmp_path, slapd, ldap, age_key):
     history = tmp_path / "history.json"
-    rows = [{"unix_time": 1764670000 + i, "user": WHO, "action": "reject", "symbols": {"GTUBE": {"score": 0}},
-             "sender_smtp": "nvhung@khanhhoa.gov.vn", "subject": "x"} for i in range(3)]  # fmt: skip
+    rows = [
+        {
+            "unix_time": 1764670000 + i,
+            "user": WHO,
+            "action": "reject",
+            "symbols": {"GTUBE": {"score": 0}},
+            "sender_smtp": "nvhung@khanhhoa.gov.vn",
+            "subject": "x",
+        }
+        for i in range(3)
+    ]
     history.write_text(json.dumps({"version": 2, "rows": rows}))
     repo = sample_repo(tmp_path / "repo")
     converge(str(repo.path / "accounts"), ldap, delivery=Delivery(age_recipients=[age_key[1]], age_dir=str(tmp_path)))
     env = {**os.environ, "GOVMAIL_LDAP_BIND_DN": ldap["bind_dn"], "GOVMAIL_LDAP_BIND_PW": ldap["bind_pw"]}
 
-    dry = subprocess.run([GOVMAIL, "abuse", "scan", "--rspamd-history", str(history), "--json"],
-                         capture_output=True, text=True, check=False, env=env)  # fmt: skip
+    dry = subprocess.run(
+        [GOVMAIL, "abuse", "scan", "--rspamd-history", str(history), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     assert dry.returncode == 3, dry.stderr
     assert json.loads(dry.stdout.splitlines()[-1])["rspamd"][0]["spam"] == 3
     assert attrs(slapd, WHO, "govmailState")["govmailState"] == ["active"]  # scanning alone locks nothing
 
     locked = subprocess.run(
-        [GOVMAIL, "abuse", "scan", "--rspamd-history", str(history), "--lock", "--json",
-         "--dir", str(repo.path / "accounts"), "--ldap", ldap["server_uri"]],
-        capture_output=True, text=True, check=False, env=env,
-    )  # fmt: skip
+        [
+            GOVMAIL,
+            "abuse",
+            "scan",
+            "--rspamd-history",
+            str(history),
+            "--lock",
+            "--json",
+            "--dir",
+            str(repo.path / "accounts"),
+            "--ldap",
+            ldap["server_uri"],
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     assert locked.returncode == 3, locked.stderr
     assert f"FLAG {WHO}: spam refused 3×" in locked.stdout
     assert attrs(slapd, WHO, "govmailState")["govmailState"] == ["suspended"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import ldap3
 import pytest
 
-from .conftest import CONTAINER, DOMAIN, Lab, in_lab, send_mx
+from .conftest import DOMAIN, Lab, in_lab, send_mx
 
 EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -33,16 +33,24 @@ def _with_attachment(sender: str, to: str, subject: str, payload: str) -> EmailM
 
 def _history(tmp_path: Path) -> Path:
     """rspamd's scan history as its controller serves it on the mail host (loopback only)."""
-    out = in_lab("python3", "-c", "import urllib.request,sys; "
-                 "sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:11334/history', timeout=30).read().decode())")  # fmt: skip
+    out = in_lab(
+        "python3",
+        "-c",
+        "import urllib.request,sys; "
+        "sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:11334/history', timeout=30).read().decode())",
+    )
     path = tmp_path / f"history-{secrets.token_hex(3)}.json"
     path.write_text(out.stdout)
     return path
 
 
 def _abuse_scan(history: Path) -> tuple[int, dict]:
-    scan = subprocess.run([GOVMAIL, "abuse", "scan", "--rspamd-history", str(history), "--json"],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    scan = subprocess.run(
+        [GOVMAIL, "abuse", "scan", "--rspamd-history", str(history), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert scan.returncode in (0, 3), scan.stdout + scan.stderr
     return scan.returncode, {a["account"]: a for a in json.loads(scan.stdout.splitlines()[-1])["rspamd"]}
 
@@ -55,7 +63,7 @@ def _outside(script: str) -> subprocess.CompletedProcess[str]:
         ip = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()[0]
         smtp = smtplib.SMTP(ip, 25, local_hostname="outside.example.net", timeout=60)
         smtp.ehlo()
-        """)  # fmt: skip
+        """)
     return in_lab("python3", "-c", prelude + textwrap.dedent(script), check=False)
 
 
@@ -72,8 +80,11 @@ def test_eicar_from_the_internet_is_refused(lab: Lab, make_account) -> None:
 def test_gtube_from_the_internet_is_refused(lab: Lab, make_account) -> None:
     account = make_account()
     with lab.mx() as smtp, pytest.raises(smtplib.SMTPDataError) as refused:
-        smtp.sendmail("sender@example.org", [account.mail],
-                      f"From: sender@example.org\r\nTo: {account.mail}\r\nSubject: gtube\r\n\r\n{GTUBE}\r\n".encode())  # fmt: skip
+        smtp.sendmail(
+            "sender@example.org",
+            [account.mail],
+            f"From: sender@example.org\r\nTo: {account.mail}\r\nSubject: gtube\r\n\r\n{GTUBE}\r\n".encode(),
+        )
     assert refused.value.smtp_code == 554
     send_mx(lab, account.mail, "a normal message", "Xin chào, lịch họp thứ hai.")  # the control: clean mail passes
     assert "X-Spam-Status" in account.find_message("a normal message")
@@ -88,8 +99,11 @@ def test_malware_and_spam_from_an_account_are_refused_and_reported(lab: Lab, mak
         with pytest.raises(smtplib.SMTPDataError) as virus:
             smtp.send_message(_with_attachment(account.mail, other.mail, "eicar out", EICAR))
         with pytest.raises(smtplib.SMTPDataError) as spam:
-            smtp.sendmail(account.mail, [other.mail],
-                          f"From: {account.mail}\r\nTo: {other.mail}\r\nSubject: gtube out\r\n\r\n{GTUBE}\r\n".encode())  # fmt: skip
+            smtp.sendmail(
+                account.mail,
+                [other.mail],
+                f"From: {account.mail}\r\nTo: {other.mail}\r\nSubject: gtube out\r\n\r\n{GTUBE}\r\n".encode(),
+            )
     assert (virus.value.smtp_code, spam.value.smtp_code) == (554, 554)
     code, flagged = _abuse_scan(_history(tmp_path))
     assert code == 3
@@ -197,13 +211,20 @@ def test_submission_refuses_a_sender_that_is_not_the_login_or_its_alias(lab: Lab
 def support_mailbox(lab: Lab):
     """The support mailbox postmaster@ and abuse@ deliver to: the lab's own when `make lab` created it, else
     a throwaway one made here (and removed)."""
-    dn = f"uid=hotrothudientu,ou=accounts,dc=khanhhoa,dc=gov,dc=vn"
+    dn = "uid=hotrothudientu,ou=accounts,dc=khanhhoa,dc=gov,dc=vn"
     with lab.provisioner() as conn:
         existed = conn.search(dn, "(objectClass=*)", ldap3.BASE)
         if not existed:
-            attrs = {"objectClass": ["inetOrgPerson", "govmailAccount"], "uid": "hotrothudientu",
-                     "cn": "Hỗ trợ thư điện tử", "sn": "Hỗ trợ", "mail": f"hotrothudientu@{DOMAIN}",
-                     "govmailState": "active", "govmailManaged": "TRUE", "govmailKind": "system"}  # fmt: skip
+            attrs = {
+                "objectClass": ["inetOrgPerson", "govmailAccount"],
+                "uid": "hotrothudientu",
+                "cn": "Hỗ trợ thư điện tử",
+                "sn": "Hỗ trợ",
+                "mail": f"hotrothudientu@{DOMAIN}",
+                "govmailState": "active",
+                "govmailManaged": "TRUE",
+                "govmailKind": "system",
+            }
             assert conn.add(dn, attributes=attrs), conn.result
     yield f"hotrothudientu@{DOMAIN}"
     if not existed:
@@ -218,8 +239,18 @@ def test_postmaster_and_abuse_are_delivered_to_the_support_mailbox(lab: Lab, sup
         send_mx(lab, f"{local}@{DOMAIN}", subject, "Báo cáo thư rác.")
         deadline = time.monotonic() + 30
         while True:
-            out = in_lab("doveadm", "search", "-u", support_mailbox, "mailbox", "INBOX", "header", "Subject", subject,
-                         check=False)  # fmt: skip
+            out = in_lab(
+                "doveadm",
+                "search",
+                "-u",
+                support_mailbox,
+                "mailbox",
+                "INBOX",
+                "header",
+                "Subject",
+                subject,
+                check=False,
+            )
             if out.returncode == 0 and out.stdout.strip():
                 break
             assert time.monotonic() < deadline, f"{local}@ was not delivered to {support_mailbox}"
@@ -253,8 +284,19 @@ def test_a_mailbox_past_80_percent_gets_a_warning(lab: Lab, make_account) -> Non
     account.find_message("filling")
     deadline = time.monotonic() + 30
     while True:
-        out = in_lab("doveadm", "fetch", "-u", account.mail, "text", "mailbox", "INBOX", "header", "From",
-                     "postmaster@", check=False)  # fmt: skip
+        out = in_lab(
+            "doveadm",
+            "fetch",
+            "-u",
+            account.mail,
+            "text",
+            "mailbox",
+            "INBOX",
+            "header",
+            "From",
+            "postmaster@",
+            check=False,
+        )
         if "80% dung lượng" in out.stdout or "80%" in out.stdout:
             break
         assert time.monotonic() < deadline, f"no quota warning: {out.stdout} {out.stderr}"

@@ -56,8 +56,12 @@ def _dnsmasq_conf(records: list[dict]) -> str:
 
 
 def _records(pub: Path, *extra: str) -> list[dict]:
-    out = subprocess.run([GOVMAIL, "dns", "--domain", DOMAIN, "--ipv4", "127.0.0.1", "--dkim-key", str(pub),
-                          "--json", *extra], capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [GOVMAIL, "dns", "--domain", DOMAIN, "--ipv4", "127.0.0.1", "--dkim-key", str(pub), "--json", *extra],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -65,10 +69,21 @@ class Resolver:
     def __init__(self, conf: Path, port: int):
         self.port = port
         self.proc = subprocess.Popen(
-            ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces",
-             "--listen-address=127.0.0.1", f"--port={port}", f"--conf-file={conf}", "--pid-file=", "--user=root"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            [
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+                f"--port={port}",
+                f"--conf-file={conf}",
+                "--pid-file=",
+                "--user=root",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         self.client = dns.resolver.Resolver(configure=False)
         self.client.nameservers, self.client.port, self.client.lifetime = ["127.0.0.1"], port, 5
         deadline = time.monotonic() + 20
@@ -76,7 +91,7 @@ class Resolver:
             try:
                 self.client.resolve(DOMAIN, "MX")
                 return
-            except Exception:  # noqa: BLE001 — not up yet
+            except Exception:
                 assert self.proc.poll() is None, self.proc.stderr.read().decode()
                 assert time.monotonic() < deadline, "dnsmasq did not answer"
                 time.sleep(0.2)
@@ -106,17 +121,51 @@ def published(tmp_path: Path):
 
 def test_govmail_dns_check_agrees_with_the_published_zone_and_sees_a_wrong_key(published, tmp_path) -> None:
     resolver, pub = published
-    ok = subprocess.run([GOVMAIL, "dns", "--domain", DOMAIN, "--ipv4", "127.0.0.1", "--dkim-key", str(pub), "--check",
-                         "--resolver", f"127.0.0.1:{resolver.port}"], capture_output=True, text=True, check=False)  # fmt: skip
+    ok = subprocess.run(
+        [
+            GOVMAIL,
+            "dns",
+            "--domain",
+            DOMAIN,
+            "--ipv4",
+            "127.0.0.1",
+            "--dkim-key",
+            str(pub),
+            "--check",
+            "--resolver",
+            f"127.0.0.1:{resolver.port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "13 of 13 record(s) published as expected" in ok.stdout
     other = tmp_path / "other.pub"  # a key that is not the published one
-    key = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
-                         capture_output=True, check=True).stdout  # fmt: skip
+    key = subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"], capture_output=True, check=True
+    ).stdout
     other.write_bytes(subprocess.run(["openssl", "pkey", "-pubout"], input=key, capture_output=True, check=True).stdout)
-    bad = subprocess.run([GOVMAIL, "dns", "--domain", DOMAIN, "--ipv4", "127.0.0.1", "--dkim-key", str(other),
-                          "--dmarc-policy", "reject", "--check", "--resolver", f"127.0.0.1:{resolver.port}"],
-                         capture_output=True, text=True, check=False)  # fmt: skip
+    bad = subprocess.run(
+        [
+            GOVMAIL,
+            "dns",
+            "--domain",
+            DOMAIN,
+            "--ipv4",
+            "127.0.0.1",
+            "--dkim-key",
+            str(other),
+            "--dmarc-policy",
+            "reject",
+            "--check",
+            "--resolver",
+            f"127.0.0.1:{resolver.port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 1
     assert f"DIFFERENT {SELECTOR}._domainkey.{DOMAIN} TXT" in bad.stdout
     assert f"DIFFERENT _dmarc.{DOMAIN} TXT" in bad.stdout
@@ -130,8 +179,11 @@ def test_an_outgoing_message_carries_a_dkim_signature_that_verifies_against_the_
     subject = f"dkim {secrets.token_hex(4)}"
     with lab.submission() as smtp:
         smtp.login(sender.mail, sender.password)
-        smtp.sendmail(sender.mail, [rcpt.mail], (f"From: {sender.mail}\r\nTo: {rcpt.mail}\r\nSubject: {subject}\r\n"
-                                                  "\r\nBáo cáo tuần.\r\n").encode())  # fmt: skip
+        smtp.sendmail(
+            sender.mail,
+            [rcpt.mail],
+            (f"From: {sender.mail}\r\nTo: {rcpt.mail}\r\nSubject: {subject}\r\n\r\nBáo cáo tuần.\r\n").encode(),
+        )
     rcpt.find_message(subject)
     raw = in_lab("doveadm", "fetch", "-u", rcpt.mail, "text", "mailbox", "INBOX", "header", "Subject", subject).stdout
     message = raw.split("text:\n", 1)[1].rstrip("\n\f").replace("\n", "\r\n").encode()
@@ -161,8 +213,26 @@ def _weak_cipher_client() -> ssl.SSLContext:
 
 def test_the_old_tls_client_really_speaks_tls_1_0(tmp_path) -> None:
     """The control for the refusals below: the same client completes a TLS 1.0 handshake with a server allowing it."""
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=old",
-                    "-keyout", tmp_path / "k.pem", "-out", tmp_path / "c.pem"], capture_output=True, check=True)  # fmt: skip
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=old",
+            "-keyout",
+            tmp_path / "k.pem",
+            "-out",
+            tmp_path / "c.pem",
+        ],
+        capture_output=True,
+        check=True,
+    )
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
     server.minimum_version = server.maximum_version = ssl.TLSVersion.TLSv1
@@ -205,8 +275,9 @@ def test_tls_1_2_with_modern_ciphers_and_tls_1_3_are_accepted(lab: Lab) -> None:
             smtp.starttls(context=ctx)
             assert smtp.sock.version() == version.name.replace("_", ".")
         for port in (lab.ports[993], _web_port()):
-            with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
-                                 server_hostname="localhost") as tls:  # fmt: skip
+            with ctx.wrap_socket(
+                socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="localhost"
+            ) as tls:
                 assert tls.version() in ("TLSv1.2", "TLSv1.3")
                 if version is ssl.TLSVersion.TLSv1_2:
                     assert "GCM" in tls.cipher()[0] or "CHACHA20" in tls.cipher()[0]

@@ -8,7 +8,6 @@ import pytest
 
 from govmail.mailhost import mailog
 
-
 LOG = """\
 Nov 28 10:00:01 mail postfix/submission/smtpd[812]: 4F3A2C01: client=x[10.0.0.5], sasl_method=PLAIN, sasl_username=spam@khanhhoa.gov.vn
 Nov 28 10:00:01 mail postfix/cleanup[813]: 4F3A2C01: message-id=<1@x>

@@ -17,8 +17,15 @@ GOVMAIL = str(Path(sys.executable).with_name("govmail"))
 
 
 def _row(user="unknown", action="no action", symbols=(), t=1764670000, **extra):
-    return {"unix_time": t, "user": user, "action": action, "symbols": {s: {"score": 1.0} for s in symbols},
-            "sender_smtp": "x@example.org", "subject": "hi", **extra}  # fmt: skip
+    return {
+        "unix_time": t,
+        "user": user,
+        "action": action,
+        "symbols": {s: {"score": 1.0} for s in symbols},
+        "sender_smtp": "x@example.org",
+        "subject": "hi",
+        **extra,
+    }
 
 
 def test_limited_spam_and_malware_from_accounts_are_flagged_and_inbound_mail_is_not():
@@ -46,11 +53,22 @@ def test_an_attacker_writing_an_address_into_senders_subjects_or_symbols_options
     and history-looking text everywhere the sender controls. Only `user` (the SASL login) is believed."""
     forged = json.dumps({"user": VICTIM, "action": "reject", "symbols": {"GOVMAIL_RATELIMIT": {}}})
     rows = [
-        _row("unknown", "soft reject", ["GOVMAIL_RATELIMIT"], sender_smtp=VICTIM, sender_mime=VICTIM,
-             subject=forged, rcpt_smtp=[VICTIM]),  # fmt: skip
+        _row(
+            "unknown",
+            "soft reject",
+            ["GOVMAIL_RATELIMIT"],
+            sender_smtp=VICTIM,
+            sender_mime=VICTIM,
+            subject=forged,
+            rcpt_smtp=[VICTIM],
+        ),
         _row(SPAMMER, "no action", sender_smtp=VICTIM, sender_mime=f'"{VICTIM}" <{VICTIM}>', subject=forged),
-        {"unix_time": 1764670000, "user": "unknown", "action": "reject",
-         "symbols": {"GOVMAIL_RATELIMIT": {"options": [f"user({VICTIM})"]}}},  # fmt: skip
+        {
+            "unix_time": 1764670000,
+            "user": "unknown",
+            "action": "reject",
+            "symbols": {"GOVMAIL_RATELIMIT": {"options": [f"user({VICTIM})"]}},
+        },
     ]
     result = rh.scan(rh.rows_of(json.dumps({"rows": rows})))
     assert result.flagged() == []
@@ -84,13 +102,15 @@ def test_an_oversized_history_is_refused_unread(monkeypatch):
 def test_the_cli_reads_a_saved_history_and_exits_3_on_a_flag(tmp_path):
     path = tmp_path / "history.json"
     path.write_text(json.dumps({"rows": [_row(SPAMMER, "soft reject", ["GOVMAIL_RATELIMIT"])]}))
-    out = subprocess.run([GOVMAIL, "abuse", "scan", "--rspamd-history", str(path), "--json"],
-                         capture_output=True, text=True, check=False)  # fmt: skip
+    out = subprocess.run(
+        [GOVMAIL, "abuse", "scan", "--rspamd-history", str(path), "--json"], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 3, out.stderr
     assert f"FLAG {SPAMMER}: over the sending limit 1×" in out.stdout
     assert json.loads(out.stdout.splitlines()[-1])["rspamd"][0]["ratelimited"] == 1
     path.write_text("{}")
-    bad = subprocess.run([GOVMAIL, "abuse", "scan", "--rspamd-history", str(path)], capture_output=True, text=True,
-                         check=False)  # fmt: skip
+    bad = subprocess.run(
+        [GOVMAIL, "abuse", "scan", "--rspamd-history", str(path)], capture_output=True, text=True, check=False
+    )
     assert bad.returncode == 2
     assert "`rows` list" in bad.stderr

@@ -195,7 +195,7 @@ def _read_history(source: str, timeout: int = 30) -> bytes:
     if source.startswith(("http://", "https://")):
         import urllib.request  # noqa: PLC0415 — only this path needs it
 
-        with urllib.request.urlopen(source, timeout=timeout) as response:  # noqa: S310 — an operator-given URL
+        with urllib.request.urlopen(source, timeout=timeout) as response:
             return response.read(rspamd_history.MAX_BYTES + 1)
     with open(source, "rb") as handle:
         return handle.read(rspamd_history.MAX_BYTES + 1)

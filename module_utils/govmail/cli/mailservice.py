@@ -5,7 +5,6 @@ Registered on the main parser by ``register`` (cli/main.py).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -55,8 +54,16 @@ def cmd_dns(args) -> int:
             print(f"govmail dns: {args.dkim_key}: {exc}", file=sys.stderr)
             return 2
     try:
-        recs = dns.records(domain, args.mx_host, tuple(args.ipv4), tuple(args.ipv6), args.dkim_selector, pem,
-                           args.report_address, args.dmarc_policy)  # fmt: skip
+        recs = dns.records(
+            domain,
+            mx_host=args.mx_host,
+            ipv4=tuple(args.ipv4),
+            ipv6=tuple(args.ipv6),
+            dkim_selector=args.dkim_selector,
+            dkim_key_pem=pem,
+            report_address=args.report_address,
+            dmarc_policy=args.dmarc_policy,
+        )
     except dns.DnsError as exc:
         print(f"govmail dns: {args.dkim_key or domain}: {exc}", file=sys.stderr)
         return 2
@@ -95,9 +102,12 @@ def register(sub) -> None:
     p.add_argument("--ipv4", action="append", default=[], help="the mail host's IPv4 address (repeatable)")
     p.add_argument("--ipv6", action="append", default=[], help="the mail host's IPv6 address (repeatable)")
     p.add_argument("--dkim-selector", default="govmail", help="DKIM selector (default: govmail, filter__dkim_selector)")
-    p.add_argument("--dkim-key", metavar="PEM",
-                   help="the DKIM public key the filter role wrote on the mail host "
-                   "(/var/lib/rspamd/dkim/<domain>.<selector>.pub)")  # fmt: skip
+    p.add_argument(
+        "--dkim-key",
+        metavar="PEM",
+        help="the DKIM public key the filter role wrote on the mail host "
+        "(/var/lib/rspamd/dkim/<domain>.<selector>.pub)",
+    )
     p.add_argument("--report-address", help="where DMARC and TLS reports go (default: postmaster@<domain>)")
     p.add_argument("--dmarc-policy", default="quarantine", choices=("none", "quarantine", "reject"))
     p.add_argument("--json", action="store_true", help="the records as JSON instead of a zone")

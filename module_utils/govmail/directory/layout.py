@@ -33,6 +33,7 @@ ATTRIBUTES = [
     "govmailStateSince",
     "govmailResetToken",
     "govmailAlias",
+    "govmailQuota",
 ]
 MANAGED_FILTER = "(&(objectClass=govmailAccount)(govmailManaged=TRUE))"
 
@@ -88,6 +89,7 @@ def entry_attributes(account: Account) -> dict[str, list]:
         "govmailReason": opt(account.reason),
         "govmailStateSince": opt(since_to_ldap(account.since)),
         "govmailAlias": sorted(account.aliases),
+        "govmailQuota": opt(account.quota),
     }
 
 
@@ -117,6 +119,7 @@ def account_from_entry(dn: str, attrs: dict) -> dict:
         "since": since_from_ldap(_first(attrs.get("govmailStateSince"))),
         "reset": _first(attrs.get("govmailResetToken")),
         "aliases": sorted(attrs.get("govmailAlias") or []),
+        "quota": _first(attrs.get("govmailQuota")),
         "dn": dn,
         "in_revoked_tree": ",ou=revoked," in dn.lower(),
         "in_live_tree": ",ou=accounts," in dn.lower(),

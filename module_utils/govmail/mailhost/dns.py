@@ -56,6 +56,7 @@ def mta_sts_policy(mx_host: str, mode: str = "enforce", max_age: int = 604800) -
 
 def records(
     domain: str,
+    *,
     mx_host: str | None = None,
     ipv4: tuple[str, ...] = (),
     ipv6: tuple[str, ...] = (),
@@ -81,9 +82,7 @@ def records(
     ]
     if dkim_key_pem:
         key = dkim_public_key(dkim_key_pem)
-        out.append(
-            Record(f"{dkim_selector}._domainkey.{domain}", "TXT", f"v=DKIM1; k=rsa; p={key}", "DKIM public key")
-        )
+        out.append(Record(f"{dkim_selector}._domainkey.{domain}", "TXT", f"v=DKIM1; k=rsa; p={key}", "DKIM public key"))
     out += [
         Record(
             f"_dmarc.{domain}",

@@ -25,6 +25,7 @@ class Province:
     system_accounts: list[dict]
     communes: dict[str, list[str]] | None  # kind → names, when a reference list is configured
     source: Source
+    quotas: dict[str, str] = field(default_factory=dict)  # account kind → default mailbox quota ("2G")
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Person:
     reset: str | None
     aliases: list[str]
     fpath: tuple
+    quota: str | None = None  # mailbox quota overriding the province default of its kind
 
 
 @dataclass

@@ -95,6 +95,10 @@ ORG = {
                         "description": "Password-reset request token: a new value asks for a reset.",
                     },
                     "aliases": {"type": "array", "uniqueItems": True, "items": {"$ref": "#/$defs/address"}},
+                    "quota": {
+                        "$ref": "#/$defs/quota",
+                        "description": "Mailbox quota of this person, instead of the province's default for people.",
+                    },
                 },
             },
         },
@@ -106,6 +110,7 @@ ORG = {
         "date": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
         "address": {"type": "string", "pattern": "^[a-z0-9]+(\\.[a-z0-9]+)*@[a-z0-9-]+(\\.[a-z0-9-]+)+$"},
         "status": {"enum": ["active", "suspended", "revoked"]},
+        "quota": {"type": "string", "pattern": "^[1-9][0-9]{0,5}[KMGT]$"},
         "reason": {
             "type": "string",
             "pattern": "^(inactive|compromised|prohibited|transferred|retired|resigned|requested|other)\\b",
@@ -181,6 +186,16 @@ PROVINCE = {
                     "title": {"type": "string", "minLength": 1},
                 },
             },
+        },
+        "quotas": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                kind: {"type": "string", "pattern": "^[1-9][0-9]{0,5}[KMGT]$"}
+                for kind in ("person", "org", "body", "unit", "system")
+            },
+            "description": "Default mailbox quota per kind of account (Dovecot size: 500M, 2G …); an account "
+            "without one gets the mail server's default (dovecot__quota_default).",
         },
     },
 }

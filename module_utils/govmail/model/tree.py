@@ -154,6 +154,7 @@ def _province(src: Source) -> tuple[Province | None, list[Problem]]:
         system_accounts=list(data.get("system_accounts", [])),
         communes=communes,
         source=src,
+        quotas={kind: str(size) for kind, size in (data.get("quotas") or {}).items()},
     )
     return province, problems
 
@@ -196,6 +197,7 @@ def _org(src: Source) -> Org:
             reset=None if p.get("reset") is None else str(p["reset"]),
             aliases=list(p.get("aliases", [])),
             fpath=("people", index),
+            quota=p.get("quota"),
         )
         for index, p in enumerate(data.get("people", []))
     ]
