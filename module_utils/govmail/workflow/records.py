@@ -14,7 +14,10 @@ from .gitlog import Git
 
 NOTES_REF = "refs/notes/govmail-apply"
 FORMAT = "govmail-apply/1"
-OPS = ("create", "update", "move", "reset", "suspend", "restore", "revoke", "drift")
+# Every op the accounts module can write (directory.plan.OPERATIONS; a test keeps the two equal).
+OPS = ("create", "adopt", "update", "move", "reset", "suspend", "restore", "revoke", "drift")
+# Results: ok/failed (applied), planned (check mode), reported (drift left alone, not a failure).
+RESULTS = ("ok", "failed", "planned", "reported")
 REQUIRED = ("format", "commit", "started", "finished", "check_mode", "accounts_dir", "summary", "changes")
 CHANGE_REQUIRED = ("op", "address", "result")
 
