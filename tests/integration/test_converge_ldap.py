@@ -328,7 +328,7 @@ def test_user_cannot_set_a_weak_password_but_provisioner_cannot_read_passwords_b
 def test_a_notice_waits_for_a_readable_unit_mailbox_then_goes_there(tree, ldap, slapd, age_key, tmp_path):
     """Issue 11 §1: people's initial passwords go to the support mailbox while their unit's mailbox is
     new (pwdReset), and once the unit has changed its own password they are issued again to it."""
-    from ldap3 import MODIFY_DELETE  # noqa: PLC0415
+    from ldap3 import MODIFY_DELETE
 
     report = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
     assert report["failed"] == 0
