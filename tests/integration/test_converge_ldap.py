@@ -17,6 +17,7 @@ from govmail.directory.ldap_client import LdapError, connect
 from govmail.directory.plan import is_pending
 from govmail.directory.run import Delivery, converge, followups
 from govmail.model import passwords
+from govmail.model.problems import InvalidTree
 
 pytestmark = pytest.mark.integration
 
@@ -402,3 +403,30 @@ def test_without_the_delivery_record_an_undelivered_password_is_issued_again(tre
     report = converge(str(tree), ldap, delivery=delivery, report_path=str(tmp_path / "r2.json"))
     assert [(c["op"], c["address"]) for c in report["changes"]] == [("reset", "nvbinh@khanhhoa.gov.vn")]
     assert report["recovered"] == []
+
+
+def test_the_directory_refuses_a_revoked_address_given_as_an_alias(tree, ldap, age_key, tmp_path):
+    """Defence in depth at apply time: the directory remembers revoked addresses even when the files lost them."""
+    converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    skhcn = tree / "departments/skhcn.yaml"
+    _edit(
+        skhcn,
+        "    address: pqhuy@khanhhoa.gov.vn\n",
+        "    address: pqhuy@khanhhoa.gov.vn\n    status: revoked\n    reason: retired\n    since: 2026-11-26\n",
+    )
+    archive = {"address": "pqhuy@khanhhoa.gov.vn", "path": "/x.tar.gz", "sha256": "0" * 64, "verified": True}
+    converge(str(tree), ldap, archives=[archive])
+    # The files "forget" the revoked address and hand it to someone else as an alias.
+    _edit(skhcn, "    address: pqhuy@khanhhoa.gov.vn\n", "    address: pqhuy2.skhcn@khanhhoa.gov.vn\n")
+    _edit(
+        skhcn,
+        "    address: nvbinh@khanhhoa.gov.vn\n",
+        "    address: nvbinh@khanhhoa.gov.vn\n    aliases: [pqhuy@khanhhoa.gov.vn]\n",
+    )
+    before = _live(ldap)
+    with pytest.raises(InvalidTree) as exc:
+        converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    [problem] = [p for p in exc.value.problems if p.field == "aliases"]
+    assert problem.file.endswith("departments/skhcn.yaml") and problem.line > 0
+    assert "pqhuy@khanhhoa.gov.vn is held in the directory by pqhuy@khanhhoa.gov.vn" in problem.message
+    assert _live(ldap) == before  # nothing was written
