@@ -80,7 +80,7 @@ def test_renderings_carry_the_same_rows():
     changes = plan([acct("a@x", name="Lê | Na"), acct("b@x", org="syt")], [])
     assert plan_text(changes).splitlines()[0] == "Plan: 2 change(s): 2 create"
     md = plan_markdown(changes)
-    assert "| `create` | `a@x` | `person` | `skhcn/ppc` | `Lê \\| Na` | `active` |" in md
+    assert "| create | `a@x` | person | `skhcn/ppc` | `Lê \\| Na` | `active` |" in md
     assert "| `skhcn` | 1 |" in md and "| `syt` | 1 |" in md
     assert '"total": 2' in plan_json(changes)
     assert plan_text([]) == "No changes: the directory matches the account files."
@@ -123,7 +123,7 @@ def test_markdown_shows_what_a_unit_wrote_as_inert_text():
     row = next(line for line in md.splitlines() if "a@x" in line)
     cells = [c.strip() for c in row.strip("|").split(" | ")]
     # Every cell a unit wrote is one code span with no backtick inside it: Markdown does nothing there.
-    for cell in cells:
+    for cell in (cells[1], *cells[3:]):
         assert cell.startswith("`") and cell.endswith("`") and "`" not in cell[1:-1]
     assert "ʼxʼ" in row and "\\| cột" in row and "\n" not in row
 

@@ -55,8 +55,8 @@ def plan_markdown(changes: list[Change]) -> str:
     out += ["", "| operation | address | kind | unit | name | details |", "|---|---|---|---|---|---|"]
     for c in changes:
         unit = "/".join(p for p in (c.org, c.unit) if p)
-        cells = (c.op, c.address, c.kind, unit, c.name, _what(c))
-        out.append("| " + " | ".join(_cell(v) for v in cells) + " |")
+        cells = [c.op, _cell(c.address), c.kind, _cell(unit), _cell(c.name), _cell(_what(c))]  # op, kind: the engine's
+        out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
 
