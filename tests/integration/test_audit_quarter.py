@@ -220,7 +220,7 @@ def test_quarterly_report_figures_with_every_kind_and_an_adoption(quarter):
 
 
 def _docx(path):
-    import docx  # noqa: PLC0415
+    import docx
 
     document = docx.Document(str(path))
     return [p.text for p in document.paragraphs], [
@@ -262,7 +262,7 @@ def test_reply_letters_go_to_the_commune_committee_and_to_both_units_of_a_transf
 
 
 def test_addressee_of_wards_and_the_special_zone():
-    from govmail.workflow.reply import addressee  # noqa: PLC0415
+    from govmail.workflow.reply import addressee
 
     assert addressee("Phan Rang", "ward") == "Ủy ban nhân dân phường Phan Rang"
     assert addressee("Trường Sa", "special_zone") == "Ủy ban nhân dân đặc khu Trường Sa"
