@@ -19,6 +19,7 @@ import urllib.parse
 from pathlib import Path
 
 import jinja2
+import pwcheck
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,8 +58,11 @@ def _ldif_attrs(name: str, values: dict) -> str:
 class ThrowawaySlapd:
     """``with ThrowawaySlapd() as ldap:`` — a running slapd; ``ldap.uri``, ``ldap.provisioner`` …"""
 
-    def __init__(self, suffix: str = SUFFIX, password_hash: str = "{SSHA}", ppolicy: bool = True):
+    def __init__(
+        self, suffix: str = SUFFIX, password_hash: str = "{SSHA}", ppolicy: bool = True, policy_overrides=None
+    ):
         self.suffix = suffix
+        self.policy_overrides = policy_overrides or {}  # {"default": {"pwdMinAge": 0}}: a test's own policy
         self.password_hash = password_hash
         self.ppolicy = ppolicy
         self.dir = Path(tempfile.mkdtemp(prefix="govmail-slapd-"))
@@ -159,9 +163,14 @@ olcOverlay: {1}unique
         if self.ppolicy:
             defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
             for name, key in (("default", "slapd__ppolicy_default"), ("services", "slapd__ppolicy_services")):
+                attrs = dict(defaults[key])
                 out += f"dn: cn={name},{ctx['slapd__policies_dn']}\nobjectClass: organizationalRole\n"
+                if "pwdCheckModule" in attrs:  # the role's R6.2 module, built from its source
+                    attrs["pwdCheckModule"] = str(pwcheck.build())
+                    out += "objectClass: pwdPolicyChecker\n"
+                attrs.update(self.policy_overrides.get(name, {}))
                 out += f"objectClass: pwdPolicy\ncn: {name}\npwdAttribute: userPassword\n"
-                out += _ldif_attrs(name, defaults[key]) + "\n"
+                out += _ldif_attrs(name, attrs) + "\n"
         for dn, password in (self.provisioner, self.mailserver):
             cn = dn.split(",")[0].split("=")[1]
             out += f"dn: {dn}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: {cn}\n"
