@@ -7,7 +7,7 @@ import re
 import subprocess
 
 import pytest
-from ldap3 import MODIFY_REPLACE
+from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
 
 from govmail.directory import ldapwire
 from govmail.directory.converge import Guards, GuardTripped
@@ -316,6 +316,8 @@ def test_user_cannot_set_a_weak_password_but_provisioner_cannot_read_passwords_b
     dn = Layout(slapd.suffix).dn("nvbinh@khanhhoa.gov.vn")
     user = connect(server_uri=slapd.uri, bind_dn=dn, bind_pw=password)
     assert not user.modify(dn, {"userPassword": [(MODIFY_REPLACE, ["abc"])]})
+    assert user.result["description"] == "insufficientAccessRights"  # pwdSafeModify: the old password first
+    assert not user.modify(dn, {"userPassword": [(MODIFY_DELETE, [password]), (MODIFY_ADD, ["abc"])]})
     assert user.result["description"] == "constraintViolation"
     provisioner = connect(**ldap)
     provisioner.search(dn, "(objectClass=*)", attributes=["userPassword"])
