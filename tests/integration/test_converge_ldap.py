@@ -7,14 +7,16 @@ import re
 import subprocess
 
 import pytest
-from ldap3 import MODIFY_REPLACE
+from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
+from lifecycle_helpers import RELAX
 
 from govmail.directory import ldapwire
 from govmail.directory import run as run_module
 from govmail.directory.converge import Guards, GuardTripped
 from govmail.directory.layout import Layout, read_managed
 from govmail.directory.ldap_client import LdapError, connect
-from govmail.directory.plan import VIA_SUPPORT, file_token, is_pending
+from govmail.directory.plan import VIA_SUPPORT, Change, file_token, is_pending
+from govmail.directory.render import plan_markdown
 from govmail.directory.run import Delivery, converge, followups
 from govmail.model import passwords
 from govmail.model.problems import InvalidTree
@@ -245,6 +247,8 @@ def test_an_existing_mailbox_is_adopted_in_place_and_keeps_its_password(tree, ld
         ["inetOrgPerson"],
         {"cn": "Nguyen Van Binh", "sn": "Nguyen", "mail": "nvbinh@khanhhoa.gov.vn", "userPassword": "Old-Pass#2024"},
     )
+    # A legacy directory without ppolicy: the password carries no age (no pwdChangedTime).
+    assert root.modify(old_dn, {"pwdChangedTime": [(MODIFY_DELETE, [])]}, controls=RELAX), root.result
     # Taking over a legacy tree needs an identity that may read and move it: root on the directory
     # host (SASL EXTERNAL over ldapi), as the migration runbook in docs/convergence.md says.
     ldap = {**ldap, "server_uri": slapd.ldapi, "bind_dn": None, "bind_pw": ""}
@@ -255,8 +259,20 @@ def test_an_existing_mailbox_is_adopted_in_place_and_keeps_its_password(tree, ld
     entry = _live(ldap)["nvbinh@khanhhoa.gov.vn"]
     assert entry["dn"] == f"uid=nvbinh,ou=accounts,{slapd.suffix}" and entry["name"] == "Nguyễn Văn Bình"
     assert "nvbinh@khanhhoa.gov.vn" not in _decrypt(age_key, report["notified"][0]["to"])  # no new password
-    assert connect(server_uri=slapd.uri, bind_dn=entry["dn"], bind_pw="Old-Pass#2024").bound
+    user = connect(server_uri=slapd.uri, bind_dn=entry["dn"], bind_pw="Old-Pass#2024")
+    assert user.bound
+    # Its password had no age (no pwdChangedTime): it must be changed at the next sign-in, and
+    # until then the directory allows nothing else (so neither IMAP nor SMTP logs in).
+    assert not user.search(entry["dn"], "(objectClass=*)", attributes=["cn"])
+    root.search(entry["dn"], "(objectClass=*)", attributes=["pwdReset"])
+    assert root.entries[0].entry_attributes_as_dict["pwdReset"] in ([True], ["TRUE"])
+    assert user.extend.standard.modify_password(entry["dn"], "Old-Pass#2024", "New-Pass#2025x"), user.result
+    user = connect(server_uri=slapd.uri, bind_dn=entry["dn"], bind_pw="New-Pass#2025x")
+    assert user.search(entry["dn"], "(objectClass=*)", attributes=["cn"])
     assert converge(str(tree), ldap)["changes"] == []
+    assert "must be changed at the next sign-in" in plan_markdown(
+        [Change("adopt", "x@y", "person", "a", None, "X", "active")]
+    )
 
     # A takeover that stopped after marking the entry (before the rename) is finished by the next run.
     root.add(
@@ -321,6 +337,8 @@ def test_user_cannot_set_a_weak_password_but_provisioner_cannot_read_passwords_b
     dn = Layout(slapd.suffix).dn("nvbinh@khanhhoa.gov.vn")
     user = connect(server_uri=slapd.uri, bind_dn=dn, bind_pw=password)
     assert not user.modify(dn, {"userPassword": [(MODIFY_REPLACE, ["abc"])]})
+    assert user.result["description"] == "insufficientAccessRights"  # pwdSafeModify: the old password first
+    assert not user.modify(dn, {"userPassword": [(MODIFY_DELETE, [password]), (MODIFY_ADD, ["abc"])]})
     assert user.result["description"] == "constraintViolation"
     provisioner = connect(**ldap)
     provisioner.search(dn, "(objectClass=*)", attributes=["userPassword"])

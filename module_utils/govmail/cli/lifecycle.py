@@ -170,7 +170,12 @@ def cmd_password_page(args) -> int:
         trust_proxy=args.behind_tls_proxy,
     )
     host, _, port = args.listen.rpartition(":")
-    server = password_page.make_server(password_page.PasswordPage(config), host, int(port), args.tls_cert, args.tls_key)
+    try:
+        app = password_page.PasswordPage(config)
+    except ValueError as exc:  # no verified TLS to the directory, or no reader: refuse to start
+        print(f"govmail password-page: {exc}", file=sys.stderr)
+        return 1
+    server = password_page.make_server(app, host, int(port), args.tls_cert, args.tls_key)
     print(f"password page on {'https' if args.tls_cert else 'http'}://{args.listen}/password", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
