@@ -25,6 +25,9 @@ class Province:
     system_accounts: list[dict]
     communes: dict[str, list[str]] | None  # kind → names, when a reference list is configured
     source: Source
+    # Addresses the approvers allow outside Article 5's forms (e.g. an imported mailbox): validate --base
+    # refuses any other hand-written address or alias that is not of its holder's form.
+    approved_addresses: list[str] = field(default_factory=list)
     quotas: dict[str, str] = field(default_factory=dict)  # account kind → default mailbox quota ("2G")
 
 
@@ -39,6 +42,7 @@ class Unit:
     reason: str | None
     since: str | None
     fpath: tuple  # the field path inside the file, for messages
+    reset: str | None = None
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Person:
     reset: str | None
     aliases: list[str]
     fpath: tuple
+    inactive_reason: dict | None = None  # {text, until}: R8.2a's reason for not using the account
     quota: str | None = None  # mailbox quota overriding the province default of its kind
 
 
@@ -72,6 +77,9 @@ class Org:
     units: list[Unit]
     people: list[Person]
     source: Source
+    reset: str | None = None
+    # body id → its own state (status, reason, since, reset) when written as {id: ubnd, …}
+    body_states: dict[str, dict] = field(default_factory=dict)
 
     @property
     def file(self) -> str:
