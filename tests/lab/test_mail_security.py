@@ -96,7 +96,7 @@ class Resolver:
                 assert time.monotonic() < deadline, "dnsmasq did not answer"
                 time.sleep(0.2)
 
-    def txt(self, name: bytes) -> bytes:
+    def txt(self, name: bytes, timeout: int = 5) -> bytes:
         """dkimpy's dnsfunc: the TXT record at `name`, as the published zone has it."""
         answer = self.client.resolve(name.decode().rstrip("."), "TXT")
         return b"".join(answer[0].strings)
@@ -140,7 +140,7 @@ def test_govmail_dns_check_agrees_with_the_published_zone_and_sees_a_wrong_key(p
         check=False,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "13 of 13 record(s) published as expected" in ok.stdout
+    assert "12 of 12 record(s) published as expected" in ok.stdout
     other = tmp_path / "other.pub"  # a key that is not the published one
     key = subprocess.run(
         ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"], capture_output=True, check=True
@@ -253,14 +253,18 @@ def _web_port() -> int:
 
 @pytest.mark.parametrize("client", [_old_tls_client, _weak_cipher_client], ids=["tls1.0-1.1", "weak-ciphers"])
 def test_old_tls_and_weak_ciphers_are_refused_on_submission_imap_and_the_web(lab: Lab, client) -> None:
-    with lab.submission(starttls=False) as smtp, pytest.raises(ssl.SSLError):
-        smtp.starttls(context=client())
+    smtp = lab.submission(starttls=False)
+    try:
+        with pytest.raises(ssl.SSLError):
+            smtp.starttls(context=client())
+    finally:
+        smtp.close()
     imap = lab.imap(starttls=False)
     try:
         with pytest.raises(ssl.SSLError):
             imap.starttls(ssl_context=client())
     finally:
-        imap.shutdown()
+        imap.sock.close()
     for port in (lab.ports[993], _web_port()):
         with pytest.raises(ssl.SSLError):
             client().wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10)).close()
