@@ -64,9 +64,16 @@ def test_short_password_is_refused(lab: Lab, make_account) -> None:
 
 def test_password_history_refuses_reuse(lab: Lab, make_account) -> None:
     account = make_account()
+    first = account.password
     backdate(account)  # past the one-day minimum age, so it is the history that refuses
+    second = strong_password()
+    conn = account.change_password(second)
+    assert conn.result["result"] == 0, conn.result
+    conn.unbind()
+    account.password = second
+    backdate(account)
     conn = account.bind()
-    assert not conn.extend.standard.modify_password(account.dn, account.password, account.password)
+    assert not conn.extend.standard.modify_password(account.dn, second, first)  # back to the previous one
     assert conn.result["result"] == CONSTRAINT_VIOLATION, conn.result
     assert "history" in conn.result["message"], conn.result
 
