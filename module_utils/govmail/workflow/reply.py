@@ -90,7 +90,7 @@ def letters(history: History, ref: str) -> list[Letter]:
                 name = (yaml.safe_load(text) or {}).get("org", {}).get("name", org)
             except yaml.YAMLError:
                 name = org
-            out[org] = Letter(org, name, sha, local(request.requested.authored).date(), done)
+            out[org] = Letter(org, name, sha, local(request.received).date(), done)
         out[org].events.append(event)
     return list(out.values())
 

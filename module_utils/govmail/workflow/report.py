@@ -147,7 +147,7 @@ def build(history: History, quarter: Quarter, today: dt.date | None = None) -> R
 
     report.changes = {op: dict.fromkeys(quarter.months, 0) for op in OPS_VI}
     for request in history.requests():
-        approved = local(request.merge.committed).date()
+        approved = local(request.approved_at).date()
         if not quarter.first <= approved <= quarter.last:
             continue
         for event in request.events:
