@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import holidays
 
+from .forge import Listed
 from .history import History, Request, local
 
 DEADLINE = 5  # working days (R7.2b)
@@ -158,4 +159,83 @@ def sla_text(table: list[Row]) -> str:
         f"{len(table)} request(s); {len(table) - len(late)} within {DEADLINE} working days, "
         f"{len(late)} past the deadline (R7.2b)."
     )
+    return "\n".join(lines)
+
+
+@dataclass
+class OpenRow:
+    """A request the forge lists as open (not merged): how long it has waited."""
+
+    number: int
+    title: str
+    author: str
+    received: dt.datetime
+    due: dt.date
+    days: int
+    late: bool
+    url: str
+
+    def as_dict(self) -> dict:
+        return {
+            "number": self.number,
+            "title": self.title,
+            "author": self.author,
+            "received": self.received.isoformat(),
+            "due": self.due.isoformat(),
+            "working_days": self.days,
+            "late": self.late,
+            "url": self.url,
+        }
+
+
+def _opened(item: Listed) -> dt.datetime:
+    return local(dt.datetime.fromisoformat(item.opened.replace("Z", "+00:00")))
+
+
+def unmerged(items: list[Listed], today: dt.date) -> list[OpenRow]:
+    """Open requests, oldest first, each measured against ``today`` (R7.2b)."""
+    out = []
+    for item in items:
+        if item.state != "open":
+            continue
+        received = _opened(item)
+        due = deadline(received.date())
+        out.append(
+            OpenRow(
+                item.number,
+                item.title,
+                item.author,
+                received,
+                due,
+                working_days_between(received.date(), today),
+                today > due,
+                item.url,
+            )
+        )
+    return sorted(out, key=lambda r: r.received)
+
+
+def rejected(items: list[Listed], since: dt.date | None = None, until: dt.date | None = None) -> list[Listed]:
+    """Requests closed without being merged (refused), closed within the period."""
+    out = []
+    for item in items:
+        if item.state != "closed" or not item.closed:
+            continue
+        day = local(dt.datetime.fromisoformat(item.closed.replace("Z", "+00:00"))).date()
+        if (since is None or day >= since) and (until is None or day <= until):
+            out.append(item)
+    return out
+
+
+def open_text(table: list[OpenRow]) -> str:
+    if not table:
+        return "No open request."
+    lines = [f"{'received':<16} {'due':<10} {'wd':>3}  {'':4} request  author           title"]
+    for r in table:
+        lines.append(
+            f"{r.received:%Y-%m-%d %H:%M} {r.due} {r.days:>3}  {'LATE' if r.late else 'ok':4} "
+            f"#{r.number:<7} {r.author:<16} {r.title}"
+        )
+    late = [r for r in table if r.late]
+    lines.append(f"{len(table)} open request(s); {len(late)} past the {DEADLINE}-working-day deadline (R7.2b).")
     return "\n".join(lines)
