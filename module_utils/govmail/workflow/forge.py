@@ -390,7 +390,7 @@ def approvers_at(git: Git, rev: str, accounts: str = "accounts") -> list[str]:
 
 def pending(git: Git, trail: records.Trail, tip: str, limit: int = 50) -> list[str]:
     """Main-line commits from ``tip`` back to the last one the record already covers (applied, recorded
-    or refused), newest first. With no record at all within ``limit`` (the first apply under this
+    or refused), newest first. With no such commit within ``limit`` (the first apply under this
     check), only ``tip`` itself."""
     covered = set(trail.requests) | set(trail.refusals) | {c for c, _ in trail.applies}
     out = []
@@ -398,7 +398,7 @@ def pending(git: Git, trail: records.Trail, tip: str, limit: int = 50) -> list[s
         if sha in covered:
             return out
         out.append(sha)
-    return out if len(out) < limit else [tip]
+    return [tip]
 
 
 def _method(git: Git, sha: str, verdict: Verdict, same: int) -> str:
