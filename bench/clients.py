@@ -11,8 +11,7 @@ For each client, against its own fresh throwaway slapd (the role's schema, ACLs,
 
 Clients: python-ldap (libldap; ``add_ext``/``modify_ext`` return a message id at once, ``result3``
 collects), ldap3 with its ASYNC strategy (``add``/``modify`` return a message id, ``get_response``
-collects), and the hand-written ``ldapwire`` codec the engine used before (kept in this file's
-git history: ``git log -- module_utils/govmail/directory/ldapwire.py``) when it is importable.
+collects), and the hand-written codec the engine used before (``bench/ldapwire.py``, the baseline).
 Prints a Markdown table, then one JSON object as the last line. Wall-clock seconds; ``*_cpu_s``
 is the client's own CPU time (the rest is slapd, which runs on the other core).
 """
@@ -193,7 +192,7 @@ class Wire:
     name = "ldapwire"
 
     def __init__(self, server: ThrowawaySlapd):
-        from govmail.directory import ldapwire  # noqa: PLC0415
+        import ldapwire  # noqa: PLC0415 — bench/ldapwire.py
 
         self.w = ldapwire
         self.pipe = ldapwire.Pipeline.open(server.uri, *server.provisioner)
@@ -253,10 +252,7 @@ def main() -> int:
     args = parser.parse_args()
     results = {}
     for name in args.clients.split(","):
-        try:
-            results[name] = measure(CLIENTS[name], args.n)
-        except ImportError as exc:  # ldapwire once it is gone from the engine
-            results[name] = {"unavailable": str(exc)}
+        results[name] = measure(CLIENTS[name], args.n)
         print(f"{name}: {results[name]}", file=sys.stderr, flush=True)
     steps = ("create_s", "modify_s", "read_s", "create_cpu_s", "modify_cpu_s", "read_cpu_s")
     print("| client | " + " | ".join(steps) + " |\n|---|" + "---:|" * len(steps))

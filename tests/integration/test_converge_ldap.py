@@ -9,10 +9,9 @@ import subprocess
 import pytest
 from ldap3 import MODIFY_REPLACE
 
-from govmail.directory import ldapwire
 from govmail.directory.converge import Guards, GuardTripped
 from govmail.directory.layout import Layout, read_managed
-from govmail.directory.ldap_client import LdapError, connect
+from govmail.directory.ldap_client import Directory, LdapError, connect
 from govmail.directory.run import Delivery, converge, followups
 from govmail.model import passwords
 
@@ -278,15 +277,15 @@ def test_an_existing_mailbox_is_adopted_in_place_and_keeps_its_password(tree, ld
 
 def test_killed_server_mid_apply_then_rerun_converges_exactly(tree, ldap, slapd, age_key, tmp_path, monkeypatch):
     sent = []
-    real_send = ldapwire.Pipeline.send
+    real_send = Directory.send
 
-    def dying_send(pipe, operation):
+    def dying_send(directory, request):
         sent.append(1)
-        if len(sent) == 12:  # the bind was the first; ten or so accounts reached the server
+        if len(sent) == 11:  # ten or so accounts reached the server
             slapd.kill()
-        return real_send(pipe, operation)
+        return real_send(directory, request)
 
-    monkeypatch.setattr(ldapwire.Pipeline, "send", dying_send)
+    monkeypatch.setattr(Directory, "send", dying_send)
     report = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
     monkeypatch.undo()
     assert report["failed"] > 0 and len([c for c in report["changes"] if c["result"] == "ok"]) <= 10

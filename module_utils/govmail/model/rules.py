@@ -34,7 +34,9 @@ def _nfc(src: Source) -> list[Problem]:
     ]
 
 
-def _state(src: Source, fpath: tuple, status: str, reason: str | None, since: str | None, dates: list) -> list[Problem]:
+def _state(
+    src: Source, fpath: tuple, status: str, reason: str | None, since: str | None, *, dates: list
+) -> list[Problem]:
     """Problems of a state; a well-formed ``since`` goes to ``dates`` (whether it is in the future
     depends on the day, so it is checked on every run, never cached)."""
     problems = []
@@ -96,14 +98,14 @@ def _org_rules_uncached(tree: Tree, org: Org, dates: list) -> list[Problem]:
             )
     elif "bodies" in src.data["org"]:
         problems.append(src.problem(("org", "bodies"), "only communes, wards and the special zone have bodies (R5.1b)"))
-    problems += _state(src, ("org",), org.status, org.reason, org.since, dates)
+    problems += _state(src, ("org",), org.status, org.reason, org.since, dates=dates)
 
     seen: dict[str, tuple] = {}
     for unit in org.units:
         if unit.path in seen:
             problems.append(src.problem((*unit.fpath, "id"), f"unit {unit.id!r} is declared twice here"))
         seen[unit.path] = unit.fpath
-        problems += _state(src, unit.fpath, unit.status, unit.reason, unit.since, dates)
+        problems += _state(src, unit.fpath, unit.status, unit.reason, unit.since, dates=dates)
 
     for person in org.people:
         fp = person.fpath
@@ -115,7 +117,7 @@ def _org_rules_uncached(tree: Tree, org: Org, dates: list) -> list[Problem]:
         except InvalidName as exc:
             field = "given_name" if "given_name" in str(exc) else "name"
             problems.append(src.problem((*fp, field), str(exc)))
-        problems += _state(src, fp, person.status, person.reason, person.since, dates)
+        problems += _state(src, fp, person.status, person.reason, person.since, dates=dates)
         if person.status == "revoked" and not person.address:
             problems.append(src.problem((*fp, "status"), "a revoked entry must keep the address it had"))
     return problems
