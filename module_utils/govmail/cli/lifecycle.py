@@ -205,14 +205,14 @@ def cmd_abuse_scan(args) -> int:
     print(f"{', '.join(args.logfile)}: {result.lines} line(s), {result.messages} authenticated message(s), "
           f"{len(result.accounts)} account(s); limit {args.limit} per {args.window_minutes} min")  # fmt: skip
     for f in flags:
-        print(f"FLAG {f.account}: {f.peak} messages in {args.window_minutes} min from {f.peak_start} "
+        print(f"FLAG {f.account}: {_what(f, args.window_minutes)} "
               f"(total {f.total}, refused by the rate limit {f.refused})")  # fmt: skip
     locked = []
     if args.lock and flags:
         tree = load_valid(args.dir)
         options = ldap_options(args, tree.province.domain)
         for f in flags:
-            text = f"gửi {f.peak} thư trong {args.window_minutes} phút từ {f.peak_start:%Y-%m-%d %H:%M} (R4.2b)"
+            text = _vi_what(f, args.window_minutes)
             try:
                 done = lock.lock(args.dir, options, f.account, reason="compromised", reason_more=text,
                                  doveadm=shlex.split(args.doveadm) if args.doveadm else None)  # fmt: skip
@@ -224,6 +224,18 @@ def cmd_abuse_scan(args) -> int:
     if args.json:
         print(json.dumps({"flagged": [f.as_dict() for f in flags], "locked": locked}, ensure_ascii=False))
     return 3 if flags else 0
+
+
+def _what(f: mailog.Flag, minutes: int) -> str:
+    if f.peak_start is None:  # flagged by the rate limit's refusals alone
+        return f"refused {f.refused} time(s) by the sending limit"
+    return f"{f.peak} messages in {minutes} min from {f.peak_start}"
+
+
+def _vi_what(f: mailog.Flag, minutes: int) -> str:
+    if f.peak_start is None:
+        return f"bị giới hạn gửi thư từ chối {f.refused} lần (R4.2b)"
+    return f"gửi {f.peak} thư trong {minutes} phút từ {f.peak_start:%Y-%m-%d %H:%M} (R4.2b)"
 
 
 def register(sub) -> None:

@@ -195,9 +195,11 @@ class Directory:
                 conn.simple_bind_s(ldap["bind_dn"], ldap.get("bind_pw") or "")
             elif uri.startswith("ldapi:"):
                 conn.sasl_interactive_bind_s("", libsasl.external())
+        except (libldap.SERVER_DOWN, libldap.CONNECT_ERROR, libldap.TIMEOUT) as exc:
+            raise LdapError(f"cannot use the directory at {uri}: {describe(exc)}") from exc
         except libldap.LDAPError as exc:
             who = ldap.get("bind_dn") or "EXTERNAL/anonymous"
-            raise LdapError(f"cannot use the directory at {uri} as {who}: {describe(exc)}") from exc
+            raise LdapError(f"bind to {uri} as {who} refused: {describe(exc)}") from exc
         return cls(conn)
 
     # -- pipelined writes -------------------------------------------------------------------

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from .layout import ATTRIBUTES, Layout, split_entries
-from .ldap_client import Directory, SyncState, describe
+from .ldap_client import Directory, SyncState
 
 FORMAT = "govmail-mirror/1"
 SYNC_FILTER = "(mail=*)"
@@ -74,32 +74,62 @@ def forget(path: Path | None) -> None:
             path.unlink()
 
 
+def _newest_csn(cookie: str) -> str | None:
+    """The newest change sequence number a cookie (``rid=…,sid=…,csn=a;b``) covers."""
+    for part in cookie.split(","):
+        key, _, value = part.partition("=")
+        if key.strip() == "csn" and value:
+            return max(value.split(";"))
+    return None
+
+
+def _complete(directory: Directory, suffix: str, cookie: str | None) -> bool:
+    """The proof the refresh missed nothing: no entry was changed after the newest change its cookie
+    covers. (After a crash, syncprov may restart with a stale contextCSN and leave newer entries out
+    of a refresh; such a refresh is not used.)"""
+    import ldap as libldap  # noqa: PLC0415
+
+    csn = _newest_csn(cookie or "")
+    if csn is None:
+        return False
+    newer = f"(&(entryCSN>={csn})(!(entryCSN={csn})))"
+    try:
+        found = directory.conn.search_ext_s(suffix, libldap.SCOPE_SUBTREE, newer, ["1.1"], sizelimit=1)
+    except libldap.SIZELIMIT_EXCEEDED:
+        return False
+    except libldap.LDAPError:
+        return False
+    return not [dn for dn, _ in found if dn]
+
+
+def _refreshed(directory: Directory, suffix: str, state: SyncState) -> SyncState | None:
+    import ldap as libldap  # noqa: PLC0415
+
+    try:
+        directory.refresh(suffix, SYNC_FILTER, SYNC_ATTRIBUTES, state)
+    except (libldap.LDAPError, RuntimeError):
+        return None  # refused (no syncprov, unknown cookie) or cut (limits)
+    return state if _complete(directory, suffix, state.cookie) else None
+
+
 def read(directory: Directory, layout: Layout, path: Path | None) -> tuple[list[dict], dict[str, str], str]:
     """(managed accounts, unmanaged address → DN, how they were read).
 
     ``how`` is ``sync`` (changes since the saved cookie), ``sync-full`` (no usable copy, or the
-    cookie refused: everything, by a refresh without a cookie) or ``paged`` (the server has no
-    content synchronisation: a full paged read, nothing saved).
+    cookie refused: everything, by a refresh without a cookie) or ``paged`` (no content
+    synchronisation, or a refresh that cannot be proven complete: a full paged read, nothing saved).
     """
-    import ldap as libldap  # noqa: PLC0415
-
     database = _suffix_uuid(directory, layout.suffix)
-    state = _load(path, database)
+    saved = _load(path, database)
+    state = _refreshed(directory, layout.suffix, saved) if saved is not None else None
     how = "sync"
-    if state is not None:
-        try:
-            directory.refresh(layout.suffix, SYNC_FILTER, SYNC_ATTRIBUTES, state)
-        except (libldap.LDAPError, RuntimeError):
-            state = None  # unknown or refused cookie: read everything again
     if state is None:
         how = "sync-full"
-        try:
-            state = directory.refresh(layout.suffix, SYNC_FILTER, SYNC_ATTRIBUTES, SyncState())
-        except (libldap.LDAPError, RuntimeError) as exc:
-            forget(path)
-            entries = list(directory.search(layout.suffix, SYNC_FILTER, SYNC_ATTRIBUTES))
-            current, unmanaged = split_entries(entries)
-            return current, unmanaged, f"paged ({describe(exc)})"
+        state = _refreshed(directory, layout.suffix, SyncState())
+    if state is None:
+        forget(path)
+        current, unmanaged = split_entries(directory.search(layout.suffix, SYNC_FILTER, SYNC_ATTRIBUTES))
+        return current, unmanaged, "paged"
     _save(path, database, state)
     current, unmanaged = split_entries(state.entries.values())
     return current, unmanaged, how
