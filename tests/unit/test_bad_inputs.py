@@ -69,7 +69,7 @@ CASES = [
         "unknown-person-field",
         {F: HEAD + "people:\n  - {name: Lê Văn A, title: CV, email: x}\n"},
         None,
-        f"{F}:3: people[0].email: unknown field (allowed here: address, aliases, given_name, name, reason, reset, since, status, title, unit)",
+        f"{F}:3: people[0].email: unknown field (allowed here: address, aliases, given_name, inactive_reason, name, reason, reset, since, status, title, unit)",
     ),
     (
         "birth-date",

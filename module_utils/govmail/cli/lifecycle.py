@@ -63,7 +63,7 @@ def _directory(args, tree):
 
 
 def cmd_lifecycle_scan(args) -> int:
-    today = args.today or dt.date.today()
+    today = args.today or lifecycle.vn_today()
     tree = load_valid(args.dir)
     conn, layout = _directory(args, tree)
     try:
@@ -73,7 +73,8 @@ def cmd_lifecycle_scan(args) -> int:
     try:
         lifecycle.check_base(args.dir, args.base)
         proposed = lifecycle.already_proposed(Git(args.dir), args.base, args.prefix)
-        result = lifecycle.scan(tree, activity, today, proposed, warn_days=args.warn_days)
+        before = lifecycle.proposed_before(Git(args.dir), args.base, args.prefix)
+        result = lifecycle.scan(tree, activity, today, proposed, warn_days=args.warn_days, before=before)
         if args.dry_run:
             proposal = lifecycle.Proposal(None, [], lifecycle.description(result, None), result)
         else:
@@ -82,6 +83,8 @@ def cmd_lifecycle_scan(args) -> int:
         print(f"govmail lifecycle scan: {exc}; nothing was written.", file=sys.stderr)
         return 1
     print(proposal.description)
+    for item, why in result.skipped:
+        print(f"{item.where}: {item.address}: {item.op} skipped: {why}", file=sys.stderr)
     if args.description:
         Path(args.description).parent.mkdir(parents=True, exist_ok=True)
         Path(args.description).write_text(proposal.description, encoding="utf-8")
@@ -99,6 +102,9 @@ def cmd_lifecycle_scan(args) -> int:
                     "revoke": [d.address for d in result.revoke],
                     "warn": [d.address for d in result.warn],
                     "already": [d.address for d in result.already],
+                    "dropped": [d.address for d in result.dropped],
+                    "excused": [d.address for d in result.excused],
+                    "skipped": [{"address": d.address, "where": d.where, "why": why} for d, why in result.skipped],
                 }
             )
         )
@@ -164,7 +170,12 @@ def cmd_password_page(args) -> int:
         trust_proxy=args.behind_tls_proxy,
     )
     host, _, port = args.listen.rpartition(":")
-    server = password_page.make_server(password_page.PasswordPage(config), host, int(port), args.tls_cert, args.tls_key)
+    try:
+        app = password_page.PasswordPage(config)
+    except ValueError as exc:  # no verified TLS to the directory, or no reader: refuse to start
+        print(f"govmail password-page: {exc}", file=sys.stderr)
+        return 1
+    server = password_page.make_server(app, host, int(port), args.tls_cert, args.tls_key)
     print(f"password page on {'https' if args.tls_cert else 'http'}://{args.listen}/password", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
@@ -172,7 +183,7 @@ def cmd_password_page(args) -> int:
 
 
 def cmd_reminders(args) -> int:
-    today = args.today or dt.date.today()
+    today = args.today or lifecycle.vn_today()
     tree = load_valid(args.dir)
     conn, layout = _directory(args, tree)
     try:

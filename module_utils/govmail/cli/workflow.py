@@ -137,8 +137,12 @@ def cmd_record(args) -> int:
         print(f"govmail record: {exc}; nothing was recorded.", file=sys.stderr)
         return 1
     changes = report["changes"]
-    failed = sum(1 for c in changes if c.get("result") != "ok")
-    print(f"Recorded the apply of {commit[:10]} ({len(changes)} change(s), {failed} failed) in {records.NOTES_REF}.")
+    failed = sum(1 for c in changes if c.get("result") == "failed")
+    drift = sum(1 for c in changes if c.get("result") == "reported")
+    print(
+        f"Recorded the apply of {commit[:10]} ({len(changes)} change(s), {failed} failed, {drift} drift reported)"
+        f" in {records.NOTES_REF}."
+    )
     print(f"Publish it: git push origin {records.NOTES_REF}")
     return 0
 

@@ -119,17 +119,24 @@ class DirectoryWriter:
 
     def adopt(self, account: Account, dn: str) -> None:
         """Take over an existing entry in place: it keeps its password and moves into ou=accounts.
+        A password whose age is unknown (no pwdChangedTime) must be changed at the next sign-in.
 
         Mark it first, rename it second (the old RDN value may be a ``cn`` about to change),
         then write every attribute as for any update.
         """
-        classes: set[str] = set()
-        self._do(f"adopt {dn}", lambda: classes.update(self.directory.object_classes(dn)))
+        found: list[dict] = []
+        self._do(f"adopt {dn}", lambda: found.append(self.directory.read(dn, ["objectClass", "pwdChangedTime"])))
+        found = [attrs for attrs in found if attrs is not None]
+        classes = {c.lower() for attrs in found for c in attrs.get("objectClass", [])}
         mark = {
             "govmailManaged": (REPLACE, ["TRUE"]),
             "govmailState": (REPLACE, [account.status]),
             "uid": (REPLACE, [account.address.split("@", 1)[0]]),
         }
+        if found and not any(attrs.get("pwdChangedTime") for attrs in found):
+            # A password of unknown age would never expire (ppolicy ages from pwdChangedTime): it
+            # keeps working for the first sign-in, which must change it (R6.1; the plan says so).
+            mark["pwdReset"] = (REPLACE, ["TRUE"])
         if "govmailaccount" not in classes:  # a rerun after a half-done adoption finds it marked already
             mark["objectClass"] = (ADD_VALUES, ["govmailAccount"])
         self._do(f"adopt {dn}", self.directory.modify, dn, mark)

@@ -281,11 +281,15 @@ class Directory:
         return state
 
     # -- single operations (adoption, revocation) -----------------------------------------------
-    def object_classes(self, dn: str) -> set[str]:
+    def read(self, dn: str, attributes: list[str]) -> dict[str, list[str]] | None:
+        """One entry's attributes (operational ones too when named); None when it does not exist."""
         import ldap as libldap  # noqa: PLC0415
 
-        found = self.conn.search_s(dn, libldap.SCOPE_BASE, "(objectClass=*)", ["objectClass"])
-        return {v.decode().lower() for _, attrs in found for v in attrs.get("objectClass", [])}
+        try:
+            found = self.conn.search_s(dn, libldap.SCOPE_BASE, "(objectClass=*)", attributes)
+        except libldap.NO_SUCH_OBJECT:
+            return None
+        return next((_decode(attrs) for entry_dn, attrs in found if entry_dn), None)
 
     def modify(self, dn: str, changes: dict[str, tuple[int, list[str]]]) -> None:
         self.conn.modify_s(dn, [(op, k, _encode(v)) for k, (op, v) in changes.items()])

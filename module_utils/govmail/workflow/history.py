@@ -12,6 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from ..model.addresses import org_structural_accounts
+from ..model.orgs import Province
+from ..model.tree import PROVINCE_FILE, org_from_source, schema_problems
 from ..model.yamlsource import parse
 from .gitlog import Commit, Git
 from .records import records
@@ -70,15 +73,35 @@ class Accounts:
     def __init__(self, git: Git, accounts_dir: str = "accounts"):
         self.git = git
         self.dir = accounts_dir.rstrip("/")
-        self._blobs: dict[str, tuple[dict, dict]] = {}
+        self._blobs: dict[tuple, tuple[dict, dict]] = {}
+        self._provinces: dict[str, Province | None] = {}
         self._revs: dict[str, tuple[dict, dict]] = {}
 
-    def _parse_blob(self, path: str, blob: str) -> tuple[dict, dict]:
-        if blob not in self._blobs:
+    def _province(self, files: dict[str, str]) -> Province | None:
+        blob = files.get(f"{self.dir}/{PROVINCE_FILE}")
+        if blob is None:
+            return None
+        if blob not in self._provinces:
+            src, problems = parse(f"{self.dir}/{PROVINCE_FILE}", self.git.blob(blob))
+            ok = not problems and isinstance(src.data, dict) and not schema_problems(src, "province")
+            self._provinces[blob] = (
+                Province(src.data["domain"], src.data["province_code"], [], [], [], None, src) if ok else None
+            )
+        return self._provinces[blob]
+
+    def _parse_blob(self, path: str, blob: str, province: Province | None = None) -> tuple[dict, dict]:
+        key = (blob, province.domain if province else None, province.province_code if province else None)
+        if key not in self._blobs:
             by_address, pending = {}, {}
             src, problems = parse(path, self.git.blob(blob))
             data = src.data if not problems and isinstance(src.data, dict) else {}
             org = (data.get("org") or {}) if isinstance(data.get("org"), dict) else {}
+            parsed = org_from_source(src) if province and data else None
+            for account in org_structural_accounts(parsed, province) if parsed else []:
+                state = {k: getattr(account, k) for k in ("name", "title", "unit", "address", "status", "reason")}
+                state.update(since=account.since, reset=account.reset, given_name=None, aliases=[])
+                state.update(org=parsed.id, file=path, kind=account.kind)
+                by_address[account.address] = state
             for person in data.get("people") or []:
                 if not isinstance(person, dict) or "name" not in person:
                     continue
@@ -86,12 +109,13 @@ class Accounts:
                 state["status"] = state["status"] or "active"
                 state["org"] = org.get("id")
                 state["file"] = path
+                state["kind"] = "person"
                 if person.get("address"):
                     by_address[person["address"]] = state
                 else:
                     pending[(org.get("id"), person["name"])] = state
-            self._blobs[blob] = (by_address, pending)
-        return self._blobs[blob]
+            self._blobs[key] = (by_address, pending)
+        return self._blobs[key]
 
     def at(self, rev: str | None) -> tuple[dict, dict]:
         """(address → entry, (org, name) → entry without an address) at ``rev``."""
@@ -99,9 +123,11 @@ class Accounts:
             return {}, {}
         if rev not in self._revs:
             by_address, pending = {}, {}
-            for path, blob in self.git.files(rev, self.dir).items():
+            files = self.git.files(rev, self.dir)
+            province = self._province(files)
+            for path, blob in files.items():
                 if path.endswith(".yaml") and not path.endswith("/province.yaml"):
-                    a, p = self._parse_blob(path, blob)
+                    a, p = self._parse_blob(path, blob, province)
                     by_address.update(a)
                     pending.update(p)
             self._revs[rev] = (by_address, pending)
@@ -176,11 +202,18 @@ class History:
                 continue
             if commit != merge.sha and not self.git.is_ancestor(merge.sha, commit):
                 continue
-            hits = [c for c in rec.get("changes", []) if address is None or c.get("address") == address]
+            # Drift left alone (result "reported") is the directory's, not the request's: never a failure.
+            hits = [
+                c
+                for c in rec.get("changes", [])
+                if (address is None or c.get("address") == address) and c.get("result") != "reported"
+            ]
             if address is not None and not hits:
                 continue
             ok = all(c.get("result") == "ok" for c in hits)
             found = {"commit": commit, "finished": rec.get("finished"), "result": "ok" if ok else "error"}
+            if address is not None:
+                found["ops"] = sorted({c.get("op") for c in hits})
             if ok:
                 return found
             failed = failed or found
@@ -204,6 +237,10 @@ class History:
                 reason = after.get("reason") if after and {"suspend", "revoke"} & set(ops) else None
                 event = Event(address, ops, changes, reason, after, merge, requested)
                 event.applied = self._applied(merge, address)
+                applied_ops = event.applied.pop("ops", None) if event.applied else None
+                if "create" in ops and applied_ops == ["adopt"]:
+                    # The apply took over a mailbox that already existed (brownfield): not a new account.
+                    event.ops = ["adopt" if op == "create" else op for op in ops]
                 events.append(event)
             if not events:
                 continue
@@ -221,6 +258,11 @@ def local(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(VN)
 
 
+def applied_at(applied: dict) -> dt.datetime:
+    """When an apply finished, in Vietnam time (records carry UTC, ``…Z``)."""
+    return local(dt.datetime.fromisoformat(str(applied["finished"]).replace("Z", "+00:00")))
+
+
 def history_text(events: list[Event]) -> str:
     if not events:
         return "No change of this address in the history."
@@ -230,8 +272,11 @@ def history_text(events: list[Event]) -> str:
         detail = "; ".join(f"{k}: {b!r} → {a!r}" for k, (b, a) in e.changes.items())
         if e.reason:
             detail = (detail + "; " if detail else "") + f"reason: {e.reason}"
-        if e.ops == ["create"] and e.state:
-            detail = f"{e.state['name']}, {e.state['title']}, {e.state['org']}" + (
+        if e.ops in (["create"], ["adopt"]) and e.state:
+            title = e.state.get("title") or {"org": "organisation", "body": "body", "unit": "unit"}.get(
+                e.state.get("kind"), "mailbox"
+            )
+            detail = f"{e.state['name']}, {title}, {e.state['org']}" + (
                 f"/{e.state['unit']}" if e.state.get("unit") else ""
             )
         r, m = e.requested, e.merge
@@ -243,7 +288,8 @@ def history_text(events: list[Event]) -> str:
         how = "merged" if m.is_merge else "approved (squash or direct commit)"
         lines.append(f"  {how} {local(m.committed):%Y-%m-%d %H:%M} by {m.committer} in {m.short}")
         if e.applied:
-            lines.append(f"  applied {e.applied['finished']} ({e.applied['result']}) at {e.applied['commit'][:10]}")
+            when, result = applied_at(e.applied), e.applied["result"]
+            lines.append(f"  applied {when:%Y-%m-%d %H:%M} ({result}) at {e.applied['commit'][:10]}")
         else:
             lines.append("  not applied yet (no apply record)")
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from .sla import DEADLINE, rows
 KIND_VI = {"person": "Cá nhân", "org": "Cơ quan, đơn vị", "body": "Cơ quan cấp xã", "unit": "Đơn vị trực thuộc"}
 OPS_VI = {
     "create": "Tạo mới",
+    "adopt": "Tiếp nhận tài khoản có sẵn",
     "suspend": "Tạm khóa",
     "restore": "Khôi phục",
     "revoke": "Thu hồi",
@@ -193,7 +194,9 @@ def build(history: History, quarter: Quarter, today: dt.date | None = None) -> R
             break  # the months after today are not known yet
         at = _rev_at(history, day)
         people = history.accounts.at(at)[0].values() if at else []
-        report.over_time.append((day, sum(1 for p in people if p["status"] != "revoked")))
+        report.over_time.append(
+            (day, sum(1 for p in people if p.get("kind", "person") == "person" and p["status"] != "revoked"))
+        )
     return report
 
 

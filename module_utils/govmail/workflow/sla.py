@@ -110,6 +110,8 @@ def rows(
     today = today or dt.date.today()
     out = []
     for request in history.requests():
+        if all(e.ops == ["adopt"] for e in request.events):
+            continue  # taking over existing mailboxes (brownfield) is nobody's request (docs/audit.md)
         r = row(request, today)
         if since and r.received.date() < since:
             continue
