@@ -284,3 +284,27 @@ def test_suspended_unit_mailboxes_follow_the_one_month_clock(root):
     result = scan(tree, {}, D(2026, 11, 1), set())
     assert [(d.op, d.address, d.kind) for d in result.revoke] == [("revoke", "ppc.skhcn@khanhhoa.gov.vn", "unit")]
     assert scan(tree, {}, D(2026, 10, 31), set()).revoke == []
+
+
+def test_the_revocation_of_a_suspended_unit_mailbox_is_proposed_on_a_branch(tmp_path):
+    from gitrepo import Repo
+    from govmail.lifecycle.clocks import propose
+    from helpers import PROVINCE
+
+    repo = Repo(tmp_path / "repo")
+    suspended = SKHCN.replace(
+        "{id: ppc, name: Phòng Pháp chế}",
+        '{id: ppc, name: Phòng Pháp chế, status: suspended, reason: requested, since: "2026-10-01"}',
+    )
+    repo.commit("start", {"accounts/province.yaml": PROVINCE, "accounts/skhcn.yaml": suspended})
+    accounts = repo.path / "accounts"
+    result = scan(load_valid(accounts), {}, D(2026, 11, 1), set())
+    proposal = propose(accounts, result)
+    assert proposal.branch == "lifecycle/2026-11-01" and len(proposal.commits) == 1
+    message = repo.git("log", "-1", "--format=%B", proposal.branch)
+    assert "Govmail-Lifecycle: revoke ppc.skhcn@khanhhoa.gov.vn (from 2026-10-01)" in message
+    text = repo.git("show", f"{proposal.branch}:accounts/skhcn.yaml")
+    assert (
+        '{id: ppc, name: Phòng Pháp chế, status: revoked, reason: "requested R8.1: tạm ngưng từ 2026-10-01, quá 1 tháng'
+        ' không có yêu cầu khôi phục", since: 2026-11-01}' in text
+    )
