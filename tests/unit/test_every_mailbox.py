@@ -308,3 +308,14 @@ def test_the_revocation_of_a_suspended_unit_mailbox_is_proposed_on_a_branch(tmp_
         '{id: ppc, name: Phòng Pháp chế, status: revoked, reason: "requested R8.1: tạm ngưng từ 2026-10-01, quá 1 tháng'
         ' không có yêu cầu khôi phục", since: 2026-11-01}' in text
     )
+
+
+def test_password_expiry_days_are_vietnam_days():
+    from govmail.lifecycle.reminders import Expiry, notice
+
+    # expires at 18:00 UTC on 9 December: 01:00 on 10 December in Vietnam
+    item = Expiry("a@khanhhoa.gov.vn", "A", dt.datetime(2026, 9, 10, 18, tzinfo=dt.UTC),
+                  dt.datetime(2026, 12, 9, 18, tzinfo=dt.UTC))  # fmt: skip
+    assert item.expires_day == D(2026, 12, 10)
+    assert item.days_left(D(2026, 12, 3)) == 7
+    assert notice(item, D(2026, 12, 3), 7, "https://x").key == "2026-12-10:expiry-7:a@khanhhoa.gov.vn"
