@@ -188,8 +188,8 @@ def test_sla_counts_every_request_once_adoptions_are_nobodys_request(quarter, ca
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "5 request(s); 4 within 5 working days, 1 past the deadline (R7.2b)."
     assert out[1] == (
-        f"2026-10-12 09:00 2026-10-13 10:00 2026-10-13 15:00 2026-10-19   1  ok   {ids['reset'][:10]}"
-        " ppc.skhcn@khanhhoa.gov.vn"
+        f"2026-10-12 09:00 2026-10-13 10:00 2026-10-13 15:00 -          2026-10-19   1  ok   {ids['reset'][:10]}"
+        " -       ppc.skhcn@khanhhoa.gov.vn"
     )
 
 
