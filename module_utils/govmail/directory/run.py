@@ -13,14 +13,15 @@ from pathlib import Path
 
 from ..mailhost.smtp import SmtpChannel
 from ..model.addresses import accounts, allocate
+from ..model.filecache import cache_dir
 from ..model.mailboxes import support_mailbox
 from ..model.problems import InvalidTree, Problem
 from ..model.rules import load_valid
+from . import mirror
 from .converge import DirectoryWriter, Guards, apply
 from .delivery import PASSWORD_URL, readable, recipients, resend, send_smtp, waiting_for_unit, write_age
-from .layout import Layout, read_managed, read_unmanaged
-from .ldap_client import LdapError, connect
-from .ldapwire import Pipeline, WireError
+from .layout import Layout
+from .ldap_client import Directory
 from .plan import VIA_SUPPORT, is_pending, order_key, plan, summary
 
 REPORT_FORMAT = "govmail-apply/1"
@@ -70,27 +71,26 @@ def load_for_apply(accounts_dir: str):
     return tree, accounts(tree, [])
 
 
-def open_wire(ldap: dict) -> Pipeline:
-    """The pipelined connection for bulk reads and writes, with the same options as ldap3's."""
-    try:
-        return Pipeline.open(
-            ldap["server_uri"],
-            ldap.get("bind_dn"),
-            ldap.get("bind_pw") or "",
-            start_tls=bool(ldap.get("start_tls")),
-            validate_certs=ldap.get("validate_certs", True),
-            ca_path=ldap.get("ca_path"),
-            timeout=ldap.get("connect_timeout") or 10,
-        )
-    except (OSError, WireError) as exc:
-        raise LdapError(f"cannot use the directory at {ldap['server_uri']}: {exc}") from exc
+def read_directory(ldap: dict, accounts_dir: str | None = None) -> tuple[Directory, Layout, list[dict], dict[str, str]]:
+    """One connection; the managed entries, and the addresses held by entries not managed yet.
 
-
-def read_directory(ldap: dict) -> tuple[Pipeline, Layout, list[dict], dict[str, str]]:
-    """One connection; the managed entries, and the addresses held by entries not managed yet."""
-    wire = open_wire(ldap)
+    With ``accounts_dir``, the copy of the directory kept in its file cache is brought up to date
+    (RFC 4533, ``directory/mirror.py``) instead of reading every entry again.
+    """
+    directory = Directory.open(ldap)
     layout = Layout(ldap["base_dn"])
-    return wire, layout, read_managed(wire, layout), read_unmanaged(wire, layout)
+    try:
+        current, unmanaged, _ = mirror.read(directory, layout, mirror_file(ldap, accounts_dir))
+    except BaseException:
+        directory.close()
+        raise
+    return directory, layout, current, unmanaged
+
+
+def mirror_file(ldap: dict, accounts_dir: str | None):
+    """Where the copy of this directory is kept (None: no file cache)."""
+    where = cache_dir(accounts_dir) if accounts_dir else None
+    return mirror.mirror_path(where, ldap) if where else None
 
 
 def converge(
@@ -109,7 +109,7 @@ def converge(
     started = _now()
     tree, desired = load_for_apply(accounts_dir)
     delivery = delivery or Delivery()
-    wire, layout, current, unmanaged = read_directory(ldap)
+    wire, layout, current, unmanaged = read_directory(ldap, accounts_dir)
     try:
         recovered, recovery_errors = _recover(
             current, desired, delivery.record(report_path), wire=wire, layout=layout, check_mode=check_mode
@@ -161,6 +161,8 @@ def converge(
                 remove_drift=remove_drift,
                 report_path=report_path,
             )
+        if not check_mode and (changes or recovered):  # this run wrote: bring the saved copy up to date
+            mirror.refresh_after_apply(wire, layout, mirror_file(ldap, accounts_dir))
     finally:
         wire.close()
     report["finished"] = _now()
@@ -198,28 +200,22 @@ def _apply(report, changes, *, tree, desired, current, wire, layout, ldap, deliv
     """Write the plan, deliver the passwords; fills the report's changes and notified."""
     by_address = {a.address: a for a in desired}
     have = {a["address"]: a for a in current}
-    conn = connect(**ldap)  # ldap3, for the multi-step changes (adopt, revoke)
-    try:
-        writer = DirectoryWriter(conn, layout, wire)
-        outcomes, issued = apply(
-            changes,
-            by_address,
-            have,
-            writer,
-            archives={a["address"]: a for a in report["archives"]},
-            remove_drift=remove_drift,
-        )
-        report["changes"] = [o.as_dict() for o in outcomes] + [
-            {**c.as_dict(), "result": "reported", "error": None}
-            for c in changes
-            if c.op == "drift" and not remove_drift
-        ]
-        report["notified"], errors = _deliver(
-            issued, tree, desired, have, writer, delivery=delivery, report_path=report_path
-        )
-        report["token_errors"] += errors
-    finally:
-        conn.unbind()
+    writer = DirectoryWriter(wire, layout)
+    outcomes, issued = apply(
+        changes,
+        by_address,
+        have,
+        writer,
+        archives={a["address"]: a for a in report["archives"]},
+        remove_drift=remove_drift,
+    )
+    report["changes"] = [o.as_dict() for o in outcomes] + [
+        {**c.as_dict(), "result": "reported", "error": None} for c in changes if c.op == "drift" and not remove_drift
+    ]
+    report["notified"], errors = _deliver(
+        issued, tree, desired, have, writer, delivery=delivery, report_path=report_path
+    )
+    report["token_errors"] += errors
 
 
 def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_path) -> tuple[list[dict], list[str]]:
@@ -312,7 +308,7 @@ def _recover(current, desired, record: Path | None, *, wire, layout, check_mode)
         return [], []
     errors: dict[str, str | None] = {}
     if not check_mode:
-        writer = DirectoryWriter(None, layout, wire)
+        writer = DirectoryWriter(wire, layout)
         errors = writer.run([(c["address"], writer.token_request(c["dn"], want.get(c["address"]))) for c in found])
     for c in found:
         if not errors.get(c["address"]):
