@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..mailhost.smtp import SmtpChannel
 from ..model.addresses import accounts, allocate
-from ..model.filecache import cache_dir
+from ..model.filecache import bulk, cache_dir
 from ..model.mailboxes import support_mailbox
 from ..model.problems import InvalidTree, Problem
 from ..model.rules import load_valid
@@ -106,6 +106,14 @@ def converge(
     report_path: str | None = None,
 ) -> dict:
     """Plan and (unless check_mode) apply. Returns the apply report (never a password in it)."""
+    with bulk():
+        return _converge(
+            accounts_dir, ldap, check_mode=check_mode, archives=archives, guards=guards, remove_drift=remove_drift,
+            delivery=delivery, commit=commit, report_path=report_path,
+        )  # fmt: skip
+
+
+def _converge(accounts_dir, ldap, *, check_mode, archives, guards, remove_drift, delivery, commit, report_path) -> dict:
     started = _now()
     tree, desired = load_for_apply(accounts_dir)
     delivery = delivery or Delivery()
