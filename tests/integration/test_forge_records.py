@@ -530,3 +530,22 @@ def test_bin_ci_apply_refuses_a_rewritten_record(tmp_path, served):
     assert res.returncode == 1
     assert "was rewritten" in res.stderr
     assert not (tmp_path / "applied").exists()
+
+
+def test_bin_ci_apply_refuses_a_record_removed_by_a_later_notes_commit(tmp_path, served):
+    """A fast-forward that removes a record (git notes add -f on top) is noticed too."""
+    handler, api = served
+    repo, git, f, sha = build(tmp_path, "github")
+    (repo.path / "bin").mkdir()
+    shutil.copy(REPO / "bin/ci", repo.path / "bin/ci")
+    repo.commit("bin/ci", when="2026-01-21T12:00:00+07:00")
+    handler.transport = f.transport
+    apply_record(git, sha["merge12"], "2026-01-07T03:30:00Z", ["ttmai@khanhhoa.gov.vn"])
+    work = tmp_path / "runner"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(work)], check=True)
+    subprocess.run(["git", "fetch", "-q", "origin", f"{records.NOTES_REF}:{records.NOTES_REF}"], cwd=work, check=True)
+    repo.git("notes", f"--ref={records.NOTES_REF}", "remove", sha["merge12"])  # a descendant, one record fewer
+    res = run_apply(work, api, tmp_path)
+    assert res.returncode == 1
+    assert f"{sha['merge12'][:10]}: a record present before is gone" in res.stderr
+    assert not (tmp_path / "applied").exists()

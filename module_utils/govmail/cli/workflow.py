@@ -150,7 +150,10 @@ def cmd_record(args) -> int:
 
 def cmd_records_verify(args) -> int:
     try:
-        trail = records.load(Git(args.repo), args.ref)
+        git = Git(args.repo)
+        trail = records.load(git, args.ref)
+        if args.keeps:
+            trail.problems += records.dropped(git, args.keeps)
     except GitError as exc:
         print(f"govmail records verify: {exc}", file=sys.stderr)
         return 2
@@ -465,6 +468,9 @@ def _forge_parsers(sub) -> None:
     v.add_argument("--repo", default=".")
     v.add_argument("--ref", default="HEAD", help="where .govmail/record-signers is read (default: HEAD)")
     v.add_argument("--quiet", action="store_true", help="say nothing when every record verifies")
+    v.add_argument(
+        "--keeps", metavar="NOTES_COMMIT", help="also refuse when a record of this earlier version of the notes is gone"
+    )
     v.set_defaults(func=cmd_records_verify)
 
     forges = ("github", "gitlab")

@@ -492,6 +492,20 @@ def _github_doctor(api: Api, repo: str, branch: str) -> list[Finding]:
         Finding(not enabled("allow_force_pushes"), "no force push", "untick Allow force pushes"),
         Finding(not enabled("allow_deletions"), "no deletion", "untick Allow deletions"),
     ]
+    actions = api.get(f"/repos/{repo}/actions/permissions/workflow")
+    actions = actions if isinstance(actions, dict) else {}
+    out += [
+        Finding(
+            actions.get("default_workflow_permissions") == "read",
+            "workflows get a read-only token by default",
+            "Settings → Actions → General → Workflow permissions: Read repository contents",
+        ),
+        Finding(
+            actions.get("can_approve_pull_request_reviews") is False,
+            "workflows cannot approve pull requests",
+            "untick Allow GitHub Actions to create and approve pull requests",
+        ),
+    ]
     env = api.get(f"/repos/{repo}/environments/production")
     policy = (env or {}).get("deployment_branch_policy") if isinstance(env, dict) else None
     out.append(

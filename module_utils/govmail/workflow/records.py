@@ -215,6 +215,25 @@ def _take(trail: Trail, commit: str, line: str, where: str, signers: str) -> Non
         trail.problems.append(f"{where}: unknown format {kind!r}")
 
 
+def _lines_at(git: Git, notes_rev: str) -> set[tuple[str, str]]:
+    """(annotated commit, record line) of every note in one version of the notes ref."""
+    out = set()
+    for row in git.run("ls-tree", "-r", notes_rev).splitlines():
+        meta, path = row.split("\t", 1)
+        commit = path.replace("/", "")
+        for line in git.blob(meta.split()[2]).splitlines():
+            if line.strip():
+                out.add((commit, line))
+    return out
+
+
+def dropped(git: Git, before: str, after: str = NOTES_REF) -> list[str]:
+    """Records present in the notes ref at ``before`` and missing at ``after``: the record only ever
+    grows, so each one is a removal (a rewrite that a fast-forward push would otherwise hide)."""
+    gone = _lines_at(git, before) - _lines_at(git, after)
+    return sorted(f"{NOTES_REF} {commit[:10]}: a record present before is gone: {line[:80]}" for commit, line in gone)
+
+
 def records(git: Git, ref: str = "HEAD") -> list[tuple[str, dict]]:
     """Every (applied commit, apply record) that verifies, ordered by the time the apply finished."""
     return load(git, ref).applies
