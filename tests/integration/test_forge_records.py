@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from forge_fixtures import Recorded, fixture
 from gitrepo import Repo
@@ -416,6 +417,15 @@ class _Serve(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        status, _, answer = self.transport("POST", f"https://api.github.com{self.path}", dict(self.headers), body)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(answer)
+
     def log_message(self, *args):
         pass
 
@@ -549,3 +559,61 @@ def test_bin_ci_apply_refuses_a_record_removed_by_a_later_notes_commit(tmp_path,
     assert res.returncode == 1
     assert f"{sha['merge12'][:10]}: a record present before is gone" in res.stderr
     assert not (tmp_path / "applied").exists()
+
+
+def test_the_approval_status_check_as_approval_yml_runs_it(tmp_path, served):
+    """bin/ci approval (approval.yml's step): reads the reviews, sets govmail/approval on the head commit."""
+    handler, api = served
+    repo, _git, f, sha = build(tmp_path, "github")
+    (repo.path / "bin").mkdir()
+    shutil.copy(REPO / "bin/ci", repo.path / "bin/ci")
+    repo.commit("bin/ci", when="2026-01-21T12:00:00+07:00")
+    handler.transport = f.transport
+    repo.branch("r15")
+    head = repo.commit("Tạo mới Đỗ Thị Hoa", {"accounts/skhcn.yaml": SKHCN + MAI + AN + CUONG + HOA}, who="skhcn-it")
+    repo.checkout("main")
+    f.merged(
+        15,
+        head=head,
+        base=sha["setup"],
+        main_commits=[head],
+        opened="2026-01-21T02:00:00Z",
+        merged="2026-01-22T03:00:00Z",
+        method="merge",
+        approver="skhcn-lead",
+    )
+    f.transport.add(f"POST /repos/khanhhoa/govmail/statuses/{head}", {"state": "failure"}, status=201)
+    step = yaml.safe_load((REPO / ".github/workflows/approval.yml").read_text(encoding="utf-8"))
+    run = step["jobs"]["approval"]["steps"][-1]
+    assert run["env"]["CI_FORGE"] == "github" and "bin/ci approval" in run["run"]
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "CI_FORGE": "github",
+        "CI_PR": "15",
+        "GITHUB_REPOSITORY": "khanhhoa/govmail",
+        "GITHUB_API_URL": api,
+        "GOVMAIL_SET_STATUS": "1",
+    }
+    res = subprocess.run(
+        ["bash", "-e", "-c", run["run"]], cwd=repo.path, env=env, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert (
+        f"REFUSED  #15: no approver approved its final commit {head[:10]} (approved only by skhcn-lead)" in res.stdout
+    )
+    method, url, _, body = f.transport.calls[-1]
+    assert (method, url) == ("POST", f"https://api.github.com/repos/khanhhoa/govmail/statuses/{head}")
+    assert json.loads(body) | {"description": ""} == {
+        "state": "failure",
+        "context": "govmail/approval",
+        "description": "",
+    }
+    # the approver approves: the same step passes and says so on the commit
+    values = {"NUMBER": 15, "HEAD": head, "OPENED": "2026-01-21T02:00:00Z", "APPROVED": "2026-01-21T09:00:00Z"}
+    f.transport.add("GET /repos/khanhhoa/govmail/pulls/15/reviews", fixture("github/reviews-approved.json", **values))
+    res = subprocess.run(
+        ["bash", "-e", "-c", run["run"]], cwd=repo.path, env=env, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(f.transport.calls[-1][3])["state"] == "success"
