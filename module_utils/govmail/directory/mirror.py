@@ -121,6 +121,7 @@ def read(directory: Directory, layout: Layout, path: Path | None) -> tuple[list[
     """
     database = _suffix_uuid(directory, layout.suffix)
     saved = _load(path, database)
+    cookie_before = saved.cookie if saved is not None else None
     state = _refreshed(directory, layout.suffix, saved) if saved is not None else None
     how = "sync"
     if state is None:
@@ -130,7 +131,8 @@ def read(directory: Directory, layout: Layout, path: Path | None) -> tuple[list[
         forget(path)
         current, unmanaged = split_entries(directory.search(layout.suffix, SYNC_FILTER, SYNC_ATTRIBUTES))
         return current, unmanaged, "paged"
-    _save(path, database, state)
+    if how != "sync" or state.changed or state.cookie != cookie_before:  # unchanged: the saved copy stands
+        _save(path, database, state)
     current, unmanaged = split_entries(state.entries.values())
     return current, unmanaged, how
 
