@@ -4,6 +4,7 @@ history, sla, report, reply, import-form. Registered on the main parser by ``reg
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -149,7 +150,10 @@ def cmd_record(args) -> int:
 
 def cmd_records_verify(args) -> int:
     try:
-        trail = records.load(Git(args.repo), args.ref)
+        git = Git(args.repo)
+        trail = records.load(git, args.ref)
+        if args.keeps:
+            trail.problems += records.dropped(git, args.keeps)
     except GitError as exc:
         print(f"govmail records verify: {exc}", file=sys.stderr)
         return 2
@@ -177,8 +181,11 @@ def cmd_approval(args) -> int:
             if args.set_status:
                 f.set_status(verdict.request.head, verdict.ok, verdict.why())
             return 0 if verdict.ok else 1
+        accept = {c: {"by": args.accepted_by, "why": args.why} for c in args.accept or []}
+        if accept and not (args.accepted_by and args.why and args.why.strip()):
+            raise forge.ForgeError("--accept needs --accepted-by (the approver) and --why")
         ok, lines = forge.check_merges(
-            git, f, git.rev(args.commit), accounts=args.dir, sign_key=args.sign_key, write=args.record
+            git, f, git.rev(args.commit), accounts=args.dir, sign_key=args.sign_key, write=args.record, accept=accept
         )
     except (forge.ForgeError, records.RecordError, GitError) as exc:
         print(f"govmail approval: {exc}", file=sys.stderr)
@@ -225,7 +232,34 @@ def cmd_history(args) -> int:
     return 0 if events else 1
 
 
+def _listed(args, state: str) -> list:
+    """The forge's list of requests: an exported JSON file (--requests) or the forge's API (--forge)."""
+    if args.requests:
+        path = Path(args.requests)
+        if path.stat().st_size > forge.MAX_BYTES * 4:
+            raise forge.ForgeError(f"{path}: larger than {forge.MAX_BYTES * 4} bytes")
+        try:
+            return forge.listed(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as exc:
+            raise forge.ForgeError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from exc
+    return forge.listed(_forge(args).listed(state))
+
+
 def cmd_sla(args) -> int:
+    if args.open:
+        if not (args.requests or args.forge):
+            print("govmail sla --open: give --forge github|gitlab or --requests FILE", file=sys.stderr)
+            return 2
+        try:
+            table = sla.unmerged(_listed(args, "open"), args.today or dt.date.today())
+        except (forge.ForgeError, OSError) as exc:
+            print(f"govmail sla: {exc}", file=sys.stderr)
+            return 2
+        if args.format == "json":
+            print(json.dumps([r.as_dict() for r in table], ensure_ascii=False, indent=2))
+        else:
+            print(sla.open_text(table))
+        return 1 if args.strict and any(r.late for r in table) else 0
     try:
         table = sla.rows(_history(args), since=args.since, until=args.until, today=args.today)
     except GitError as exc:
@@ -243,8 +277,13 @@ def cmd_report(args) -> int:
 
     try:
         quarter = report.Quarter.parse(args.quarter)
-        data = report.build(_history(args), quarter, today=args.today)
-    except (report.ReportError, GitError) as exc:
+        listed = None
+        if args.requests:
+            listed = _listed(args, "all")
+        elif args.forge:
+            listed = _listed(args, "closed") + _listed(args, "open")
+        data = report.build(_history(args), quarter, today=args.today, requests=listed)
+    except (report.ReportError, GitError, forge.ForgeError, OSError) as exc:
         print(f"govmail report: {exc}", file=sys.stderr)
         return 1
     text = report.markdown(data)
@@ -284,6 +323,15 @@ def cmd_import_form(args) -> int:
 def cmd_reply(args) -> int:
     from ..workflow import reply  # noqa: PLC0415 — python-docx only when a letter is written
 
+    if args.sent:
+        try:
+            sha = reply.record_sent(_history(args), args.target, args.sent, args.sent_number, args.sign_key)
+        except (reply.ReplyError, records.RecordError, GitError) as exc:
+            print(f"govmail reply: {exc}; nothing was recorded.", file=sys.stderr)
+            return 1
+        print(f"Recorded: the reply for {sha[:10]} was sent on {args.sent} ({records.NOTES_REF}).")
+        print(f"Publish it: git push origin {records.NOTES_REF}")
+        return 0
     try:
         found = reply.letters(_history(args), args.target)
     except (reply.ReplyError, GitError) as exc:
@@ -309,6 +357,13 @@ def cmd_reply(args) -> int:
             written.append(str(stem.with_suffix(".pdf")))
         print(f"Wrote {' and '.join(written)}: {letter.org_name}, {len(letter.events)} account(s).")
     return 0
+
+
+def _forge_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--forge", choices=("github", "gitlab"), help="read the requests through this forge's API")
+    p.add_argument(
+        "--requests", metavar="FILE", help="the forge's list of requests exported as JSON (GitHub pulls, GitLab MRs)"
+    )
 
 
 def _git_args(p: argparse.ArgumentParser) -> None:
@@ -416,6 +471,9 @@ def _forge_parsers(sub) -> None:
     v.add_argument("--repo", default=".")
     v.add_argument("--ref", default="HEAD", help="where .govmail/record-signers is read (default: HEAD)")
     v.add_argument("--quiet", action="store_true", help="say nothing when every record verifies")
+    v.add_argument(
+        "--keeps", metavar="NOTES_COMMIT", help="also refuse when a record of this earlier version of the notes is gone"
+    )
     v.set_defaults(func=cmd_records_verify)
 
     forges = ("github", "gitlab")
@@ -433,6 +491,14 @@ def _forge_parsers(sub) -> None:
     p.add_argument("--set-status", action="store_true", help=f"GitHub: set the commit status {forge.STATUS_CONTEXT}")
     p.add_argument("--record", action="store_true", help="write the request records (or the refusal) as notes")
     p.add_argument("--sign-key", help="the SSH private key that signs the records")
+    p.add_argument(
+        "--accept",
+        action="append",
+        metavar="COMMIT",
+        help="with --commit: let a refused commit through (an approver's decision, recorded with who and why)",
+    )
+    p.add_argument("--accepted-by", help="with --accept: the approver who decided")
+    p.add_argument("--why", help="with --accept: why (e.g. 'reverted by #17')")
     p.add_argument("--ref", default="HEAD", help="with --pr: the base, where the approvers are read")
     p.add_argument("--dir", default=DEFAULT_DIR)
     p.add_argument("--repo", default=".")
@@ -461,6 +527,8 @@ def _reading_parsers(sub) -> None:
     p.add_argument("--today", type=date_arg, help="the date unapplied requests are measured against (default: today)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help="exit 1 when a request is past the deadline")
+    p.add_argument("--open", action="store_true", help="the requests not merged yet, from the forge or --requests")
+    _forge_source_args(p)
     _git_args(p)
     p.set_defaults(func=cmd_sla)
 
@@ -473,6 +541,14 @@ def _reading_parsers(sub) -> None:
     p.add_argument("--signer-title", default="Giám đốc")
     p.add_argument("--output-dir", default="var/replies")
     p.add_argument("--format", choices=("docx", "pdf", "both"), default="docx")
+    p.add_argument(
+        "--sent",
+        type=date_arg,
+        metavar="DATE",
+        help="record that the letter was sent on DATE (a note; sla measures to it) instead of writing it",
+    )
+    p.add_argument("--sent-number", metavar="SỐ", help="with --sent: the letter's number as sent")
+    p.add_argument("--sign-key", help="with --sent: the SSH key that signs the record")
     _git_args(p)
     p.set_defaults(func=cmd_reply)
 
@@ -481,5 +557,6 @@ def _reading_parsers(sub) -> None:
     p.add_argument("--output", help="path without extension (default: var/reports/bao-cao-<quarter>)")
     p.add_argument("--today", type=date_arg, help="the report date for a quarter still running (default: today)")
     p.add_argument("--print", action="store_true", help="also print the Markdown")
+    _forge_source_args(p)
     _git_args(p)
     p.set_defaults(func=cmd_report)

@@ -16,8 +16,8 @@ from ..model.addresses import org_structural_accounts
 from ..model.orgs import Province
 from ..model.tree import PROVINCE_FILE, org_from_source, schema_problems
 from ..model.yamlsource import parse
+from . import records
 from .gitlog import Commit, Git
-from .records import records
 
 VN = dt.timezone(dt.timedelta(hours=7))
 INFO = ("name", "title", "unit", "given_name", "aliases")
@@ -35,26 +35,61 @@ class Event:
     merge: Commit  # the main-line commit that approved it
     requested: Commit  # the first commit of the request
     applied: dict | None = None  # {commit, finished, result} of the first apply that carried it out
+    forge: dict | None = None  # the govmail-request/1 record of the merge, when the forge was asked
 
     def as_dict(self) -> dict:
-        return {
+        who = asked(self.requested, self.forge)
+        approval = approved(self.merge, self.forge)
+        out = {
             "address": self.address,
             "ops": self.ops,
             "changes": self.changes,
             "reason": self.reason,
-            "requested": {
-                "commit": self.requested.sha,
-                "author": self.requested.author,
-                "date": self.requested.authored.isoformat(),
-            },
+            "requested": {"commit": self.requested.sha, "author": who["author"], "date": who["date"].isoformat()},
             "approved": {
                 "commit": self.merge.sha,
-                "merged_by": self.merge.committer,
-                "date": self.merge.committed.isoformat(),
+                "merged_by": approval["merged_by"],
+                "date": approval["date"].isoformat(),
                 "merge": self.merge.is_merge,
             },
             "applied": self.applied,
         }
+        if self.forge:  # from the forge's API at merge time (issue 11 §3)
+            out["requested"].update(request=who["request"], source="forge")
+            out["approved"].update(approvers=approval["approvers"], method=approval["method"], source="forge")
+        return out
+
+
+def _when(value: object, fallback: dt.datetime) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return fallback
+
+
+def asked(first: Commit, forge: dict | None) -> dict:
+    """Who asked and when: the forge's request (author, opened) when recorded, else the first commit."""
+    if forge:
+        return {
+            "author": forge.get("author") or first.author,
+            "date": _when(forge.get("opened"), first.authored),
+            "request": f"{'#' if forge.get('forge') == 'github' else '!'}{forge.get('number')}",
+            "source": "forge",
+        }
+    return {"author": first.author, "date": first.authored, "source": "commit"}
+
+
+def approved(merge: Commit, forge: dict | None) -> dict:
+    """Who approved and when: the forge's approvers and merge time when recorded, else the merge commit."""
+    if forge:
+        return {
+            "approvers": list(forge.get("approvers") or []),
+            "merged_by": forge.get("merged_by") or merge.committer,
+            "date": _when(forge.get("merged"), merge.committed),
+            "method": forge.get("method"),
+            "source": "forge",
+        }
+    return {"approvers": [merge.committer], "merged_by": merge.committer, "date": merge.committed, "source": "commit"}
 
 
 @dataclass
@@ -65,6 +100,23 @@ class Request:
     requested: Commit
     events: list[Event] = field(default_factory=list)
     applied: dict | None = None
+    forge: dict | None = None  # the govmail-request/1 record (issue 11 §3); None for older history
+    replies: list[dict] = field(default_factory=list)  # govmail-reply/1 records: when the letter was sent
+
+    @property
+    def received(self) -> dt.datetime:
+        """R7.2a: when the request was received — the pull request's opening, else the first commit."""
+        return asked(self.requested, self.forge)["date"]
+
+    @property
+    def approved_at(self) -> dt.datetime:
+        return approved(self.merge, self.forge)["date"]
+
+    @property
+    def reply_sent(self) -> dt.date | None:
+        """The day the reply letter was sent (``govmail reply --sent``), the latest one recorded."""
+        days = [dt.date.fromisoformat(r["sent"]) for r in self.replies if isinstance(r.get("sent"), str)]
+        return max(days) if days else None
 
 
 class Accounts:
@@ -176,7 +228,8 @@ class History:
         self.git = git
         self.ref = ref
         self.accounts = Accounts(git, accounts_dir)
-        self.records = records(git)
+        self.trail = records.load(git, ref)
+        self.records = self.trail.applies
         self._requests: list[Request] | None = None
 
     def _branch_commits(self, merge: Commit) -> list[Commit]:
@@ -245,7 +298,12 @@ class History:
             if not events:
                 continue
             first = min((e.requested for e in events), key=lambda c: c.authored)
-            request = Request(merge, first, events, self._applied(merge, None))
+            forge = self.trail.requests.get(merge.sha)
+            for e in events:
+                e.forge = forge
+            request = Request(
+                merge, first, events, self._applied(merge, None), forge, self.trail.replies.get(merge.sha, [])
+            )
             out.append(request)
         self._requests = out
         return out
@@ -281,12 +339,24 @@ def history_text(events: list[Event]) -> str:
             )
         r, m = e.requested, e.merge
         lines.append(f"{what}: {detail}")
-        lines.append(
-            f"  requested {local(r.authored):%Y-%m-%d %H:%M} by {r.author} <{r.author_email}> in {r.short}"
-            f" ({r.subject})"
-        )
-        how = "merged" if m.is_merge else "approved (squash or direct commit)"
-        lines.append(f"  {how} {local(m.committed):%Y-%m-%d %H:%M} by {m.committer} in {m.short}")
+        who, ok = asked(r, e.forge), approved(m, e.forge)
+        if e.forge:
+            lines.append(
+                f"  requested {local(who['date']):%Y-%m-%d %H:%M} by {who['author']} in {who['request']}"
+                f" ({e.forge.get('title') or r.subject})"
+            )
+            by = ", ".join(ok["approvers"])
+            lines.append(
+                f"  approved by {by}; merged ({ok['method']}) {local(ok['date']):%Y-%m-%d %H:%M}"
+                f" by {ok['merged_by']} in {m.short}"
+            )
+        else:
+            lines.append(
+                f"  requested {local(r.authored):%Y-%m-%d %H:%M} by {r.author} <{r.author_email}> in {r.short}"
+                f" ({r.subject})"
+            )
+            how = "merged" if m.is_merge else "approved (squash or direct commit)"
+            lines.append(f"  {how} {local(m.committed):%Y-%m-%d %H:%M} by {m.committer} in {m.short}")
         if e.applied:
             when, result = applied_at(e.applied), e.applied["result"]
             lines.append(f"  applied {when:%Y-%m-%d %H:%M} ({result}) at {e.applied['commit'][:10]}")

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from ..model.orgs import BODIES, PLACE_WORD
+from . import records
 from .gitlog import Git, GitError
 from .history import Event, History, local
 
@@ -61,6 +62,9 @@ def find_commit(git: Git, history: History, ref: str) -> str:
     number = re.fullmatch(r"[#!]?(\d{1,6})", ref.strip())
     if number:
         n = number.group(1)
+        for sha, rec in history.trail.requests.items():  # the forge's record of the merge (issue 11 §3)
+            if str(rec.get("number")) == n:
+                return sha
         pattern = re.compile(rf"(pull request #{n}\b|merge request \S*!{n}\b|\(#{n}\)|\(!{n}\))")
         log = git.run("log", "--first-parent", "--format=%H%x1f%B%x1e", history.ref)
         for entry in log.split("\x1e"):
@@ -120,10 +124,26 @@ def letters(history: History, ref: str) -> list[Letter]:
             concerned = [o for o in event.changes["org"] if o]
         for org in concerned:
             if org not in out:
-                out[org] = Letter(org, names.get(org, org), sha, local(request.requested.authored).date(), done)
+                out[org] = Letter(org, names.get(org, org), sha, local(request.received).date(), done)
                 out[org].names = names
             out[org].events.append(event)
     return list(out.values())
+
+
+def record_sent(history: History, ref: str, sent: dt.date, number: str | None = None, sign_key=None) -> str:
+    """Record that the reply letter for a request was sent on ``sent`` (R7.2b step 4: the written
+    notification ends the five days); ``govmail sla`` measures to it. Returns the merge commit."""
+    git = history.git
+    sha = find_commit(git, history, ref)
+    found = letters(history, sha)  # the same refusals: not a request, not applied yet
+    applied = min(letter.done for letter in found)
+    if sent < applied:
+        raise ReplyError(f"{sha[:10]}: a reply sent on {sent} would precede the apply of {applied}")
+    rec = {"format": records.REPLY_FORMAT, "commit": sha, "sent": sent.isoformat()}
+    if number and number.strip():
+        rec["number"] = number.strip()
+    records.add(git, sha, rec, sign_key)
+    return sha
 
 
 def _what(event: Event, names: dict[str, str] | None = None) -> str:
