@@ -21,6 +21,14 @@ from pathlib import Path
 import jinja2
 import yaml
 
+try:
+    from govmail.directory import views
+except ImportError:  # run from a checkout without the package installed
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "module_utils"))
+    from govmail.directory import views
+
 REPO = Path(__file__).resolve().parent.parent
 ROLE = REPO / "roles" / "slapd"
 SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
@@ -57,7 +65,9 @@ def _ldif_attrs(name: str, values: dict) -> str:
 class ThrowawaySlapd:
     """``with ThrowawaySlapd() as ldap:`` — a running slapd; ``ldap.uri``, ``ldap.provisioner`` …"""
 
-    def __init__(self, suffix: str = SUFFIX, password_hash: str = "{SSHA}", ppolicy: bool = True):
+    def __init__(
+        self, suffix: str = SUFFIX, password_hash: str = "{SSHA}", ppolicy: bool = True, readers: dict | None = None
+    ):
         self.suffix = suffix
         self.password_hash = password_hash
         self.ppolicy = ppolicy
@@ -70,6 +80,11 @@ class ThrowawaySlapd:
         self.provisioner = (ctx["slapd__provisioner_dn"], secrets.token_urlsafe(24))
         self.mailserver = (ctx["slapd__mailserver_dn"], secrets.token_urlsafe(24))
         self.ctx = ctx
+        # Read-only identities of other systems (slapd__readers): name → view; dn and password each.
+        self.reader_views = dict(readers or {})
+        self.readers = {
+            name: (f"cn={name},{ctx['slapd__services_dn']}", secrets.token_urlsafe(24)) for name in self.reader_views
+        }
         self.process: subprocess.Popen | None = None
 
     # -- configuration ------------------------------------------------------------------
@@ -78,6 +93,8 @@ class ThrowawaySlapd:
         defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
         env = jinja2.Environment(undefined=jinja2.StrictUndefined)
         acls = [env.from_string(a).render(ctx) for a in defaults["slapd__acl"]]
+        readers = [{"name": name, "view": view} for name, view in self.reader_views.items()]
+        acls = views.view_acls(defaults["slapd__views"], readers, ctx["slapd__accounts_dn"], ctx["slapd__services_dn"]) + acls
         schema = env.from_string((ROLE / "templates/etc/ldap/schema/govmail.ldif.j2").read_text("utf-8")).render(ctx)
         (self.dir / "govmail.ldif").write_text(schema.rstrip("\n") + "\n\n", encoding="utf-8")
         modules = ["back_mdb", "unique"] + (["ppolicy"] if self.ppolicy else [])
@@ -162,7 +179,7 @@ olcOverlay: {1}unique
                 out += f"dn: cn={name},{ctx['slapd__policies_dn']}\nobjectClass: organizationalRole\n"
                 out += f"objectClass: pwdPolicy\ncn: {name}\npwdAttribute: userPassword\n"
                 out += _ldif_attrs(name, defaults[key]) + "\n"
-        for dn, password in (self.provisioner, self.mailserver):
+        for dn, password in (self.provisioner, self.mailserver, *self.readers.values()):
             cn = dn.split(",")[0].split("=")[1]
             out += f"dn: {dn}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: {cn}\n"
             out += f"userPassword: {password}\n"

@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import io
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from govmail.cli.main import main
 from govmail.directory import export, views
 from govmail.model.rules import load_valid
 from govmail.workflow import review
-from govmail.workflow.gitlog import Git
 
 
 ORG = """\
@@ -137,24 +135,3 @@ def test_review_message_lists_people_units_states_and_activity_in_vietnamese(tre
     assert review.answer_of("Re: [govmail-review 2026Q4 skhcn] XÁC NHẬN") == ("2026Q4", "skhcn", "confirmed")
     assert review.answer_of("[govmail-review 2026Q4 skhcn] ĐỀ NGHỊ ĐIỀU CHỈNH") == ("2026Q4", "skhcn", "changes")
     assert review.answer_of("Hello") is None
-
-
-@pytest.mark.integration
-def test_attest_records_in_git_and_the_tally_counts_it(tree_dir, tmp_path, capsys) -> None:
-    syt = "org: {id: syt, name: Sở Y tế, kind: province_body, owners: [it]}\npeople: [{name: Lê Văn Tám, title: CV, address: lvtam@khanhhoa.gov.vn}]\n"
-    root = tree_dir({"skhcn.yaml": ORG, "syt.yaml": syt})
-    repo = root.parent
-    env = ["-c", "user.name=op", "-c", "user.email=op@localhost"]
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], [*env, "commit", "-q", "-m", "tree"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
-    subprocess.run(["git", "config", "user.name", "op"], cwd=repo, check=True)
-    subprocess.run(["git", "config", "user.email", "op@localhost"], cwd=repo, check=True)
-    assert main(["attest", "nosuch", "--quarter", "2026Q4", "--dir", str(root), "--repo", str(repo)]) == 1
-    assert main(["attest", "skhcn", "--quarter", "2026q4", "--dir", str(root), "--repo", str(repo)]) == 0
-    assert "Recorded: skhcn confirmed for 2026Q4" in capsys.readouterr().out
-    tree = load_valid(root)
-    assert review.tally(tree, Git(repo), "2026Q4") == {"confirmed": ["skhcn"], "changes": [], "none": ["syt"]}
-    args = ["attest", "syt", "--quarter", "2026Q4", "--answer", "changes", "--note", "thêm 1 người"]
-    assert main([*args, "--dir", str(root), "--repo", str(repo)]) == 0
-    assert review.tally(tree, Git(repo), "2026Q4") == {"confirmed": ["skhcn"], "changes": ["syt"], "none": []}
-    assert review.tally(tree, Git(repo), "2027Q1") == {"confirmed": [], "changes": [], "none": ["skhcn", "syt"]}

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..model.addresses import accounts
+from ..model.mailboxes import unit_mailboxes
 from ..model.orgs import PLACE_WORD
 from ..model.tree import load
+from . import review
 from .history import VN, History, local
 from .sla import DEADLINE, rows
 
@@ -38,6 +40,9 @@ OPS_VI = {
     "reset": "Cấp lại mật khẩu",
 }
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+REVIEW_VI = {"confirmed": "Đã xác nhận", "changes": "Đề nghị điều chỉnh", "none": "Chưa trả lời"}
 
 
 class ReportError(ValueError):
@@ -85,6 +90,8 @@ class Report:
     late: list[dict] = field(default_factory=list)
     incidents: list[dict] = field(default_factory=list)
     over_time: list[tuple[dt.date, int]] = field(default_factory=list)
+    review: dict[str, list[str]] = field(default_factory=dict)  # confirmed / changes / none → unit ids (R10.5)
+    review_names: dict[str, str] = field(default_factory=dict)
 
 
 def _rev_at(history: History, day: dt.date) -> str | None:
@@ -93,8 +100,9 @@ def _rev_at(history: History, day: dt.date) -> str | None:
     return out or None
 
 
-def _accounts_at(history: History, rev: str) -> tuple[list, dict[str, str]]:
-    """Every account the files define at ``rev``, and each org's name (the tree is taken out of Git)."""
+def _accounts_at(history: History, rev: str) -> tuple[list, dict[str, str], list[str]]:
+    """Every account the files define at ``rev``, each org's name, and the orgs with a mailbox (the
+    tree is taken out of Git)."""
     with tempfile.TemporaryDirectory(prefix="govmail-report-") as tmp:
         data = subprocess.run(
             ["git", "archive", "--format=tar", rev], cwd=history.git.cwd, capture_output=True, check=True
@@ -105,7 +113,7 @@ def _accounts_at(history: History, rev: str) -> tuple[list, dict[str, str]]:
         if tree is None:
             raise ReportError(f"the account files at {rev[:10]} cannot be read")
         names = {o.id: (f"{PLACE_WORD[o.kind]} {o.name}" if o.kind in PLACE_WORD else o.name) for o in tree.orgs}
-        return accounts(tree), names
+        return accounts(tree), names, sorted(unit_mailboxes(tree))
 
 
 def _month_ends(last: dt.date, count: int = 12) -> list[dt.date]:
@@ -125,7 +133,9 @@ def build(history: History, quarter: Quarter, today: dt.date | None = None) -> R
     report = Report(quarter, as_of, rev)
     if rev:
         counts: dict[str, Counter] = {}
-        found, names = _accounts_at(history, rev)
+        found, names, mailboxes = _accounts_at(history, rev)
+        report.review = review.tally(mailboxes, history.git, str(quarter), history.ref)
+        report.review_names = names
         for account in found:
             if account.kind == "system" or account.status == "revoked":
                 continue
@@ -275,6 +285,13 @@ def markdown(report: Report) -> str:
         f"{len(report.incidents) - counted}.",
         "",
     ]
+    if report.review:
+        out += [f"## 5. Đơn vị rà soát danh sách tài khoản (khoản 5 Điều 10)", ""]
+        for key, label in REVIEW_VI.items():
+            ids = report.review.get(key, [])
+            named = ", ".join(report.review_names.get(i, i) for i in ids) or "—"
+            out.append(f"- {label}: {len(ids)} ({named})")
+        out.append("")
     return "\n".join(out)
 
 

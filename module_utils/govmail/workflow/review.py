@@ -177,10 +177,10 @@ def answers(git: Git, quarter: str, ref: str = "HEAD") -> dict[str, str]:
     return result
 
 
-def tally(tree: Tree, git: Git, quarter: str, ref: str = "HEAD") -> dict[str, list[str]]:
-    """The units with a mailbox, sorted into confirmed / changes / no answer."""
+def tally(units, git: Git, quarter: str, ref: str = "HEAD") -> dict[str, list[str]]:
+    """The units with a mailbox (ids, or the Tree), sorted into confirmed / changes / no answer."""
     got = answers(git, quarter, ref)
     out: dict[str, list[str]] = {"confirmed": [], "changes": [], "none": []}
-    for org_id in sorted(unit_mailboxes(tree)):
+    for org_id in sorted(unit_mailboxes(units) if isinstance(units, Tree) else units):
         out[got.get(org_id, "none")].append(org_id)
     return out
