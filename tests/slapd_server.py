@@ -94,7 +94,10 @@ class ThrowawaySlapd:
         env = jinja2.Environment(undefined=jinja2.StrictUndefined)
         acls = [env.from_string(a).render(ctx) for a in defaults["slapd__acl"]]
         readers = [{"name": name, "view": view} for name, view in self.reader_views.items()]
-        acls = views.view_acls(defaults["slapd__views"], readers, ctx["slapd__accounts_dn"], ctx["slapd__services_dn"]) + acls
+        acls = (
+            views.view_acls(defaults["slapd__views"], readers, ctx["slapd__accounts_dn"], ctx["slapd__services_dn"])
+            + acls
+        )
         schema = env.from_string((ROLE / "templates/etc/ldap/schema/govmail.ldif.j2").read_text("utf-8")).render(ctx)
         (self.dir / "govmail.ldif").write_text(schema.rstrip("\n") + "\n\n", encoding="utf-8")
         modules = ["back_mdb", "unique"] + (["ppolicy"] if self.ppolicy else [])

@@ -65,7 +65,12 @@ def login(driver, web: str, user: str, password: str) -> None:
 
 
 def logged_in(driver) -> None:
-    _wait(driver, lambda d: "_task=mail" in d.current_url and d.execute_script("return !!window.rcmail && rcmail.env.task == 'mail'"))
+    _wait(
+        driver,
+        lambda d: (
+            "_task=mail" in d.current_url and d.execute_script("return !!window.rcmail && rcmail.env.task == 'mail'")
+        ),
+    )
 
 
 def test_login_and_send_a_message_that_arrives(lab: Lab, make_account, web, browser) -> None:
@@ -131,7 +136,9 @@ def test_out_of_office_reply(lab: Lab, make_account, web, browser) -> None:
     browser.execute_script("rcmail.command('plugin.managesieve-save')")
     # Pigeonhole holds the script now (ManageSieve wrote it into the mail home)
     deadline = time.monotonic() + WAIT
-    while "vacation" not in in_lab("sh", "-c", f"cat /var/vmail/{DOMAIN}/{away.uid}/.dovecot.sieve", check=False).stdout:
+    while (
+        "vacation" not in in_lab("sh", "-c", f"cat /var/vmail/{DOMAIN}/{away.uid}/.dovecot.sieve", check=False).stdout
+    ):
         assert time.monotonic() < deadline, "no active sieve script with a vacation action"
         time.sleep(0.5)
     subject = f"ooo {secrets.token_hex(4)}"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from govmail.cli.main import main
 from govmail.directory import export, views
 from govmail.model.rules import load_valid
 from govmail.workflow import review
-
 
 ORG = """\
 org: {id: skhcn, name: Sở Khoa học và Công nghệ, kind: province_body, owners: [it]}

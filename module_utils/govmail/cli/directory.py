@@ -3,7 +3,6 @@ their lists: ``export`` (R9.2c), ``review send``, ``attest`` (R10.5)."""
 
 from __future__ import annotations
 
-
 import json
 import sys
 from pathlib import Path
@@ -38,7 +37,9 @@ def cmd_review_send(args) -> int:
             last = review_mail.last_logins(conn, ldap_options(args, tree.province.domain)["base_dn"])
     channel = SmtpChannel(host=args.smtp, port=args.smtp_port, starttls=args.smtp_starttls, ca_path=args.ca)
     only = set(args.unit) if args.unit else None
-    results = review_mail.send(tree, channel, args.quarter, last, args.today, args.request_url, only)
+    results = review_mail.send(
+        tree, channel, args.quarter, last, today=args.today, request_url=args.request_url, only=only
+    )
     for r in results:
         print(f"{r['unit']:<16} {r['to']:<40} {r['accounts']:>4} account(s)  {r['error'] or 'sent'}")
     if args.format == "json":
@@ -50,7 +51,12 @@ def cmd_attest(args) -> int:
     tree = load_valid(args.dir)
     try:
         sha = review.attest(
-            Git(args.repo), args.quarter, args.unit, args.answer, args.note or "", set(unit_mailboxes(tree))
+            Git(args.repo),
+            args.quarter,
+            args.unit,
+            args.answer,
+            note=args.note or "",
+            known_units=set(unit_mailboxes(tree)),
         )
     except (review.ReviewError, GitError) as exc:
         print(f"govmail attest: {exc}", file=sys.stderr)
@@ -96,6 +102,3 @@ def register(sub) -> None:
     p.add_argument("--dir", default=DEFAULT_DIR, help="the account files (default: accounts)")
     p.add_argument("--repo", default=".", help="the Git repository (default: the current directory)")
     p.set_defaults(func=cmd_attest)
-
-
-

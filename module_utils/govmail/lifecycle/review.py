@@ -22,6 +22,7 @@ def send(
     channel: SmtpChannel,
     quarter: str,
     last_activity: dict,
+    *,
     today: dt.date | None = None,
     request_url: str | None = None,
     only: set[str] | None = None,
@@ -32,6 +33,4 @@ def send(
     lists = [u for u in review.unit_lists(tree, last_activity) if only is None or u.org_id in only]
     messages = {u.org_id: review.message(tree, u, quarter, today, request_url) for u in lists}
     results = deliver(channel, messages)
-    return [
-        {"unit": u.org_id, "to": u.mailbox, "accounts": len(u.rows), "error": results.get(u.org_id)} for u in lists
-    ]
+    return [{"unit": u.org_id, "to": u.mailbox, "accounts": len(u.rows), "error": results.get(u.org_id)} for u in lists]

@@ -286,7 +286,7 @@ def markdown(report: Report) -> str:
         "",
     ]
     if report.review:
-        out += [f"## 5. Đơn vị rà soát danh sách tài khoản (khoản 5 Điều 10)", ""]
+        out += ["## 5. Đơn vị rà soát danh sách tài khoản (khoản 5 Điều 10)", ""]
         for key, label in REVIEW_VI.items():
             ids = report.review.get(key, [])
             named = ", ".join(report.review_names.get(i, i) for i in ids) or "—"

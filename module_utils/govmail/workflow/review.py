@@ -91,13 +91,13 @@ def _mailto(to: str, quarter: str, org_id: str, answer: str) -> str:
         if answer == "confirmed"
         else "Đơn vị đề nghị điều chỉnh danh sách như sau (ghi rõ họ tên, chức vụ, nội dung cần điều chỉnh):\n\n- "
     )
-    query = urllib.parse.urlencode({"subject": subject(quarter, org_id, answer), "body": body}, quote_via=urllib.parse.quote)
+    query = urllib.parse.urlencode(
+        {"subject": subject(quarter, org_id, answer), "body": body}, quote_via=urllib.parse.quote
+    )
     return f"mailto:{to}?{query}"
 
 
-def message(
-    tree: Tree, unit: UnitList, quarter: str, today: dt.date, request_url: str | None = None
-) -> EmailMessage:
+def message(tree: Tree, unit: UnitList, quarter: str, today: dt.date, request_url: str | None = None) -> EmailMessage:
     """The review message to one unit, Vietnamese, plain text."""
     support = support_mailbox(tree)
     lines = [
@@ -117,7 +117,7 @@ def message(
     lines += [
         "Cách trả lời (chỉ một bước):",
         f"- Danh sách đúng: bấm {_mailto(support, quarter, unit.org_id, 'confirmed')}",
-        f"  (hoặc trả lời thư này với tiêu đề \"{subject(quarter, unit.org_id, 'confirmed')}\").",
+        f'  (hoặc trả lời thư này với tiêu đề "{subject(quarter, unit.org_id, "confirmed")}").',
         f"- Cần điều chỉnh: bấm {_mailto(support, quarter, unit.org_id, 'changes')}",
         "  và ghi rõ nội dung cần điều chỉnh.",
     ]
@@ -147,7 +147,9 @@ def answer_of(subject_line: str) -> tuple[str, str, str] | None:
     return match.group(1), match.group(2), answer
 
 
-def attest(git: Git, quarter: str, org_id: str, answer: str, note: str = "", known_units: set[str] | None = None) -> str:
+def attest(
+    git: Git, quarter: str, org_id: str, answer: str, *, note: str = "", known_units: set[str] | None = None
+) -> str:
     """Record a unit's answer as an empty commit with trailers; returns its id."""
     quarter = check_quarter(quarter)
     if answer not in ANSWERS:
