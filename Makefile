@@ -41,6 +41,7 @@ test-integration: $(STAMP)  ## tests that run real programs (a throwaway slapd, 
 	bin/bootstrap-host slapd
 	bin/bootstrap-host documents
 	bin/bootstrap-host browser
+	bin/bootstrap-host wsgi
 	$(BIN)/pytest -m integration tests/integration
 
 test: lint test-unit test-integration test-lab molecule  ## everything CI runs

@@ -1,15 +1,18 @@
-"""The password_page role's init script and configuration, rendered from the role's templates and
-defaults: the application starts from the engine's copied modules (as the role installs them),
-serves the page, changes a password against a real slapd, and stops."""
+"""The password_page role's systemd unit and configuration, rendered from the role's templates and
+defaults: the unit's command (Debian's gunicorn, one worker) runs the application from the engine's
+copied modules (as the role installs them) with the unit's environment, serves the page, changes a
+password against a real slapd, and stops."""
 
 from __future__ import annotations
 
 import json
+import configparser
+import os
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -68,16 +71,27 @@ def test_the_role_runs_the_page_from_the_copied_modules(tmp_path, slapd, ldap):
         "password_page__reader_dn": slapd.mailserver[0],
         "password_page__install_dir": str(install),
         "password_page__config_dir": str(config),
-        "password_page__pid_file": str(tmp_path / "page.pid"),
-        "password_page__log_file": str(tmp_path / "page.log"),
         "password_page__user": "root",
-        "password_page__python": sys.executable,
     }
     (config / "password-page.json").write_text(_render("etc/govmail/password-page.json.j2", values))
     (config / "password-page.reader").write_text(slapd.mailserver[1] + "\n")
-    script = tmp_path / "govmail-password-page"
-    script.write_text(_render("etc/init.d/govmail-password-page.j2", values))
-    subprocess.run(["sh", str(script), "start"], check=True, timeout=30)
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.optionxform = str
+    rendered = _render("etc/systemd/system/govmail-password-page.service.j2", values)
+    unit.read_string(rendered)
+    service = unit["Service"]
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+    assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
+    command = shlex.split(service["ExecStart"].replace("%%", "%"))  # systemd's own unescaping
+    assert command[0] == "/usr/bin/gunicorn" and command[command.index("--workers") + 1] == "1"
+    env = dict(os.environ)
+    for line in rendered.splitlines():  # every Environment= line (configparser keeps only the last)
+        if line.startswith("Environment="):
+            key, _, value = line.removeprefix("Environment=").partition("=")
+            env[key] = value
+    assert env["PYTHONPATH"] == str(install)
+    log = (tmp_path / "page.log").open("wb")
+    page_proc = subprocess.Popen(command, cwd=service["WorkingDirectory"], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}/password"
     try:
         jar = CookieJar()
@@ -99,8 +113,9 @@ def test_the_role_runs_the_page_from_the_copied_modules(tmp_path, slapd, ldap):
         answer = urllib.request.urlopen(request, timeout=10).read().decode()
         assert "Đã đổi mật khẩu." in answer
         assert user_bind(slapd, WHO, new).bound
-        status = subprocess.run(["sh", str(script), "status"], capture_output=True, text=True, check=False)
-        assert status.returncode == 0
+        assert page_proc.poll() is None
     finally:
-        subprocess.run(["sh", str(script), "stop"], check=True, timeout=30)
+        page_proc.terminate()
+        page_proc.wait(timeout=30)
+        log.close()
     assert current not in (tmp_path / "page.log").read_text() and new not in (tmp_path / "page.log").read_text()
