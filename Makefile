@@ -51,6 +51,7 @@ validate: $(STAMP)  ## validate the account files
 
 lab: $(STAMP) lab-up  ## the main job: bring up the local lab and converge accounts/ into it
 	VENV=$(VENV) bin/lab-accounts $(ACCOUNTS)
+	@bin/lab url
 
 N ?= 5000
 bench: $(STAMP)  ## benchmark against a real slapd: make bench N=5000 (last line: JSON figures)
