@@ -5,8 +5,8 @@ password against a real slapd, and stops."""
 
 from __future__ import annotations
 
-import json
 import configparser
+import json
 import os
 import secrets
 import shlex
