@@ -20,7 +20,6 @@ from http.cookiejar import CookieJar
 
 import jinja2
 import pytest
-import systemd_unit
 import yaml
 from lifecycle_helpers import set_password, user_bind
 
