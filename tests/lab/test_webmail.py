@@ -185,7 +185,8 @@ def test_a_must_change_account_is_sent_to_the_password_page(lab: Lab, make_accou
         box.clear()
         box.send_keys(value)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
-    _wait(browser, ec.presence_of_element_located((By.ID, "message")))
+    message = _wait(browser, ec.presence_of_element_located((By.ID, "message")))
+    assert message.get_attribute("class") == "ok", message.text
     browser.get(f"{web}/")
     browser.delete_all_cookies()
     login(browser, web, account.mail, new)
