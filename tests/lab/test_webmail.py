@@ -85,7 +85,7 @@ def test_login_and_send_a_message_that_arrives(lab: Lab, make_account, web, brow
     browser.find_element(By.ID, "compose-subject").send_keys(subject)
     browser.find_element(By.ID, "composebody").send_keys("Gửi từ webmail.")
     screenshot(browser, "webmail-compose")
-    browser.execute_script("rcmail.command('send')")
+    browser.execute_script("rcmail.command('send', '')")
     _wait(browser, lambda d: "_action=compose" not in d.current_url)
     text = recipient.find_message(subject)
     assert f"From: {sender.mail}" in text or sender.mail in text

@@ -36,7 +36,8 @@ def _delivered(address: str, subject_part: str, wait: float = 30):
 
 
 def test_a_unit_gets_its_list_confirms_and_the_report_counts_it(lab: Lab, make_account, tmp_path) -> None:
-    person = make_account()  # logged in once (its first password change): it has a last login
+    person = make_account()
+    assert person.imap_login()  # a login: the directory stamps pwdLastSuccess (the "last activity")
     org_id = f"t{secrets.token_hex(3)}"
     mailbox = f"{org_id}@{DOMAIN}"
     with lab.provisioner() as conn:  # the unit's own mailbox, as the engine creates it
