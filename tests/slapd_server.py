@@ -19,7 +19,9 @@ import urllib.parse
 from pathlib import Path
 
 import jinja2
+import pwcheck
 import yaml
+from ldap3 import EXTERNAL, MODIFY_REPLACE, SASL, Connection, Server
 
 try:
     from govmail.directory import views
@@ -66,9 +68,17 @@ class ThrowawaySlapd:
     """``with ThrowawaySlapd() as ldap:`` — a running slapd; ``ldap.uri``, ``ldap.provisioner`` …"""
 
     def __init__(
-        self, suffix: str = SUFFIX, password_hash: str = "{SSHA}", ppolicy: bool = True, readers: dict | None = None
+        self,
+        suffix: str = SUFFIX,
+        password_hash: str = "{SSHA}",
+        ppolicy: bool = True,
+        policy_overrides=None,
+        syncprov: bool = True,
+        readers: dict | None = None,
     ):
         self.suffix = suffix
+        self.policy_overrides = policy_overrides or {}  # {"default": {"pwdMinAge": 0}}: a test's own policy
+        self.syncprov = syncprov  # RFC 4533 provider, as the slapd role configures it
         self.password_hash = password_hash
         self.ppolicy = ppolicy
         self.dir = Path(tempfile.mkdtemp(prefix="govmail-slapd-"))
@@ -79,6 +89,8 @@ class ThrowawaySlapd:
         ctx = _role_context(suffix)
         self.provisioner = (ctx["slapd__provisioner_dn"], secrets.token_urlsafe(24))
         self.mailserver = (ctx["slapd__mailserver_dn"], secrets.token_urlsafe(24))
+        # The role's timing decoy for the password page (its password is hashed once slapd runs).
+        self.decoy = (f"cn=decoy,{ctx['slapd__services_dn']}", secrets.token_urlsafe(24))
         self.ctx = ctx
         # Read-only identities of other systems (slapd__readers): name → view; dn and password each.
         self.reader_views = dict(readers or {})
@@ -100,7 +112,9 @@ class ThrowawaySlapd:
         )
         schema = env.from_string((ROLE / "templates/etc/ldap/schema/govmail.ldif.j2").read_text("utf-8")).render(ctx)
         (self.dir / "govmail.ldif").write_text(schema.rstrip("\n") + "\n\n", encoding="utf-8")
-        modules = ["back_mdb", "unique"] + (["ppolicy"] if self.ppolicy else [])
+        modules = (
+            ["back_mdb", "unique"] + (["ppolicy"] if self.ppolicy else []) + (["syncprov"] if self.syncprov else [])
+        )
         out = f"""dn: cn=config
 objectClass: olcGlobal
 cn: config
@@ -147,7 +161,8 @@ olcDbNoSync: TRUE
 olcLastBind: TRUE
 olcSizeLimit: 500
 """
-        for index in ("objectClass eq", "uid eq", "mail eq", "govmailAlias eq", "govmailState eq", "govmailManaged eq"):
+        indexes = ["objectClass eq", "uid eq", "mail eq", "govmailAlias eq", "govmailState eq", "govmailManaged eq"]
+        for index in indexes + (["entryCSN eq", "entryUUID eq"] if self.syncprov else []):
             out += f"olcDbIndex: {index}\n"
         for number, acl in enumerate(acls):
             out += f"olcAccess: {{{number}}}{acl}\n"
@@ -168,6 +183,14 @@ objectClass: olcOverlayConfig
 objectClass: olcUniqueConfig
 olcOverlay: {1}unique
 """ + "".join(f"olcUniqueURI: ldap:///{self.suffix}?{a}?sub\n" for a in ("mail", "govmailAlias", "uid"))
+        if self.syncprov:  # the slapd role's content-synchronisation overlay (slapd__syncprov_*)
+            out += """
+dn: olcOverlay={2}syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {2}syncprov
+olcSpCheckpoint: 100 10
+"""
         return out
 
     def _base_ldif(self) -> str:
@@ -179,10 +202,15 @@ olcOverlay: {1}unique
         if self.ppolicy:
             defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
             for name, key in (("default", "slapd__ppolicy_default"), ("services", "slapd__ppolicy_services")):
+                attrs = dict(defaults[key])
                 out += f"dn: cn={name},{ctx['slapd__policies_dn']}\nobjectClass: organizationalRole\n"
+                if "pwdCheckModule" in attrs:  # the role's R6.2 module, built from its source
+                    attrs["pwdCheckModule"] = str(pwcheck.build())
+                    out += "objectClass: pwdPolicyChecker\n"
+                attrs.update(self.policy_overrides.get(name, {}))
                 out += f"objectClass: pwdPolicy\ncn: {name}\npwdAttribute: userPassword\n"
-                out += _ldif_attrs(name, defaults[key]) + "\n"
-        for dn, password in (self.provisioner, self.mailserver, *self.readers.values()):
+                out += _ldif_attrs(name, attrs) + "\n"
+        for dn, password in (self.provisioner, self.mailserver, self.decoy, *self.readers.values()):
             cn = dn.split(",")[0].split("=")[1]
             out += f"dn: {dn}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: {cn}\n"
             out += f"userPassword: {password}\n"
@@ -213,6 +241,7 @@ olcOverlay: {1}unique
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    self._hash_decoy()
                     return self
             except OSError:
                 if self.process.poll() is not None:
@@ -221,6 +250,14 @@ olcOverlay: {1}unique
                     ) from None
                 time.sleep(0.05)
         raise RuntimeError("slapd did not start listening")
+
+    def _hash_decoy(self) -> None:
+        """Set the decoy's password through slapd, so it is hashed as the role's (olcPasswordHash)."""
+        conn = Connection(Server(self.ldapi), authentication=SASL, sasl_mechanism=EXTERNAL, sasl_credentials="")
+        with conn:
+            ok = conn.modify(self.decoy[0], {"userPassword": [(MODIFY_REPLACE, [secrets.token_urlsafe(24)])]})
+            if not ok:
+                raise RuntimeError(f"decoy password: {conn.result}")
 
     def kill(self) -> None:
         """Stop the server abruptly (SIGKILL), as a crash would."""

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,7 +83,7 @@ def test_pr_check_accepts_the_owner_and_refuses_another_unit(clone):
     work.git("commit", "-qam", "Tạo mới Trần Thị Mai", who="skhcn-it")
     ok = run_ci(work, "pr-check", CI_BASE="origin/main", CI_AUTHOR="skhcn-it")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "Scope: 1 account file(s) changed, all within the scope of skhcn-it." in ok.stdout
+    assert "Scope: 1 file(s) changed, all within the scope of skhcn-it." in ok.stdout
     bad = run_ci(work, "pr-check", CI_BASE="origin/main", CI_AUTHOR="syt-tccb")
     assert bad.returncode == 1
     assert "REFUSED accounts/skhcn.yaml: owned by skhcn-it, not by syt-tccb" in bad.stdout
@@ -102,13 +103,13 @@ def test_apply_records_the_report_as_a_note_and_pushes_it(clone, tmp_path):
     fake = tmp_path / "fake-playbook"
     fake.write_text(FAKE_PLAYBOOK, encoding="utf-8")
     fake.chmod(0o755)
-    res = run_ci(work, "apply", ANSIBLE_PLAYBOOK=str(fake), CI_PUSH_NOTES="1")
+    res = run_ci(work, "apply", ANSIBLE_PLAYBOOK=str(fake), CI_PUSH_NOTES="1", CI_FORGE="none")
     assert res.returncode == 0, res.stdout + res.stderr
     head = work.git("rev-parse", "HEAD")
     note = origin.git("notes", "--ref=refs/notes/govmail-apply", "show", head)
     assert json.loads(note)["changes"][0]["address"] == "ttmai@khanhhoa.gov.vn"
     # no report → a clear failure, nothing recorded
-    res = run_ci(work, "apply", ANSIBLE_PLAYBOOK="true")
+    res = run_ci(work, "apply", ANSIBLE_PLAYBOOK="true", CI_FORGE="none")
     assert res.returncode == 1
     assert "the playbook wrote no apply report" in res.stderr
 
@@ -119,3 +120,27 @@ def test_workflows_call_the_same_steps():
     for step in ("bin/ci pr-check", "bin/ci plan", "bin/ci apply"):
         assert step in github
         assert step in gitlab
+
+
+def test_apply_passes_starttls_to_the_playbook_and_refuses_anything_but_true_or_false(clone, tmp_path):
+    """Issue 10 §7: initial passwords go over STARTTLS unless the operator says otherwise, explicitly."""
+    _, work = clone
+    spy = tmp_path / "spy-playbook"
+    argv = tmp_path / "argv"
+    spy.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{argv}"\nexit 1\n', encoding="utf-8")
+    spy.chmod(0o755)
+    run_ci(work, "apply", ANSIBLE_PLAYBOOK=str(spy), CI_FORGE="none")
+    assert '{"govmail_smtp_starttls": true}' in argv.read_text(encoding="utf-8").splitlines()
+    run_ci(work, "apply", ANSIBLE_PLAYBOOK=str(spy), CI_FORGE="none", GOVMAIL_SMTP_STARTTLS="false")
+    assert '{"govmail_smtp_starttls": false}' in argv.read_text(encoding="utf-8").splitlines()
+    argv.unlink()
+    res = run_ci(work, "apply", ANSIBLE_PLAYBOOK=str(spy), CI_FORGE="none", GOVMAIL_SMTP_STARTTLS='true}, "x": {')
+    assert res.returncode == 1
+    assert "GOVMAIL_SMTP_STARTTLS must be true or false" in res.stderr
+    assert not argv.exists()
+
+
+def test_the_accounts_module_uses_starttls_unless_told_otherwise():
+    text = (REPO / "library/govmail_accounts.py").read_text(encoding="utf-8")
+    assert '"starttls": {"type": "bool", "default": True}' in text  # the argument spec
+    assert re.search(r"starttls: \{description: [^}]*, type: bool, default: true\}", text)  # its documentation

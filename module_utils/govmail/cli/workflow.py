@@ -4,13 +4,14 @@ history, sla, report, reply, import-form. Registered on the main parser by ``reg
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
 
 from ..model.edits import EditError
 from ..model.orgs import REASON_CODES
-from ..workflow import codeowners, records, requests, sla
+from ..workflow import codeowners, forge, records, requests, sla
 from ..workflow.gitlog import Git, GitError
 from ..workflow.history import History, history_text
 from ..workflow.scope import check_scope
@@ -73,23 +74,31 @@ def cmd_request(args) -> int:
 
 
 def cmd_codeowners(args) -> int:
-    text = codeowners.generate(args.dir, args.repo)
-    target = Path(args.repo) / args.output
+    texts = codeowners.generate(args.dir, args.repo)
     if args.check:
-        have = target.read_text(encoding="utf-8") if target.is_file() else None
-        if have != text:
+        stale = []
+        for rel, text in texts.items():
+            target = Path(args.repo) / rel
+            have = target.read_text(encoding="utf-8") if target.is_file() else None
+            if have != text:
+                stale.append(str(target))
+        if stale:
             print(
-                f"{target} is out of date with the owners in {args.dir}: run `govmail codeowners --write`.",
+                f"{', '.join(stale)} out of date with the owners in {args.dir}: run `govmail codeowners --write`.",
                 file=sys.stderr,
             )
             return 1
-        print(f"{target} is up to date.")
+        print(f"{', '.join(texts)} up to date.")
         return 0
     if args.write:
-        target.write_text(text, encoding="utf-8")
-        print(f"Wrote {target}.")
+        for rel, text in texts.items():
+            target = Path(args.repo) / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            print(f"Wrote {target}.")
     else:
-        sys.stdout.write(text)
+        for rel, text in texts.items():
+            sys.stdout.write(f"# --- {rel}\n{text}")
     return 0
 
 
@@ -116,7 +125,7 @@ def cmd_check_scope(args) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"Scope: {len(verdicts)} account file(s) changed, all within the scope of {args.author}.")
+    print(f"Scope: {len(verdicts)} file(s) changed, all within the scope of {args.author}.")
     return 0
 
 
@@ -124,15 +133,82 @@ def cmd_record(args) -> int:
     git = Git(args.repo)
     try:
         report = records.load_report(args.report)
-        commit = records.record(git, report, args.commit)
+        commit = records.record(git, report, args.commit, sign_key=args.sign_key)
     except (records.RecordError, GitError) as exc:
         print(f"govmail record: {exc}; nothing was recorded.", file=sys.stderr)
         return 1
     changes = report["changes"]
-    failed = sum(1 for c in changes if c.get("result") != "ok")
-    print(f"Recorded the apply of {commit[:10]} ({len(changes)} change(s), {failed} failed) in {records.NOTES_REF}.")
+    failed = sum(1 for c in changes if c.get("result") == "failed")
+    drift = sum(1 for c in changes if c.get("result") == "reported")
+    print(
+        f"Recorded the apply of {commit[:10]} ({len(changes)} change(s), {failed} failed, {drift} drift reported)"
+        f" in {records.NOTES_REF}."
+    )
     print(f"Publish it: git push origin {records.NOTES_REF}")
     return 0
+
+
+def cmd_records_verify(args) -> int:
+    try:
+        git = Git(args.repo)
+        trail = records.load(git, args.ref)
+        if args.keeps:
+            trail.problems += records.dropped(git, args.keeps)
+    except GitError as exc:
+        print(f"govmail records verify: {exc}", file=sys.stderr)
+        return 2
+    for problem in trail.problems:
+        print(f"REFUSED {problem}", file=sys.stderr)
+    count = len(trail.applies) + len(trail.requests) + sum(map(len, trail.refusals.values()))
+    count += sum(map(len, trail.replies.values()))
+    how = f"signed by a key in {records.SIGNERS}" if trail.signed else f"unsigned: {records.SIGNERS} names no key"
+    if not args.quiet or trail.problems:
+        print(f"{count} record(s) verify ({how}); {len(trail.problems)} do not.")
+    return 1 if trail.problems else 0
+
+
+def _forge(args) -> forge.Forge:
+    return forge.Forge.from_env(args.forge)
+
+
+def cmd_approval(args) -> int:
+    git = Git(args.repo)
+    try:
+        f = _forge(args)
+        if args.pr is not None:
+            verdict = forge.judge(f, args.pr, forge.approvers_at(git, git.rev(args.ref), args.dir))
+            print(("ok       " if verdict.ok else "REFUSED  ") + verdict.why())
+            if args.set_status:
+                f.set_status(verdict.request.head, verdict.ok, verdict.why())
+            return 0 if verdict.ok else 1
+        accept = {c: {"by": args.accepted_by, "why": args.why} for c in args.accept or []}
+        if accept and not (args.accepted_by and args.why and args.why.strip()):
+            raise forge.ForgeError("--accept needs --accepted-by (the approver) and --why")
+        ok, lines = forge.check_merges(
+            git, f, git.rev(args.commit), accounts=args.dir, sign_key=args.sign_key, write=args.record, accept=accept
+        )
+    except (forge.ForgeError, records.RecordError, GitError) as exc:
+        print(f"govmail approval: {exc}", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    if not ok:
+        print("govmail approval: a merged request lacks an approver's approval of its final commit.", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def cmd_doctor(args) -> int:
+    try:
+        findings = forge.doctor(_forge(args), args.branch)
+    except forge.ForgeError as exc:
+        print(f"govmail doctor: {exc}", file=sys.stderr)
+        return 2
+    for finding in findings:
+        print(finding)
+    missing = [f for f in findings if not f.ok]
+    tail = ", see docs/security.md." if missing else "."
+    print(f"{len(findings) - len(missing)} of {len(findings)} settings in place{tail}")
+    return 1 if missing else 0
 
 
 def _history(args) -> History:
@@ -156,7 +232,34 @@ def cmd_history(args) -> int:
     return 0 if events else 1
 
 
+def _listed(args, state: str) -> list:
+    """The forge's list of requests: an exported JSON file (--requests) or the forge's API (--forge)."""
+    if args.requests:
+        path = Path(args.requests)
+        if path.stat().st_size > forge.MAX_BYTES * 4:
+            raise forge.ForgeError(f"{path}: larger than {forge.MAX_BYTES * 4} bytes")
+        try:
+            return forge.listed(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as exc:
+            raise forge.ForgeError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from exc
+    return forge.listed(_forge(args).listed(state))
+
+
 def cmd_sla(args) -> int:
+    if args.open:
+        if not (args.requests or args.forge):
+            print("govmail sla --open: give --forge github|gitlab or --requests FILE", file=sys.stderr)
+            return 2
+        try:
+            table = sla.unmerged(_listed(args, "open"), args.today or dt.date.today())
+        except (forge.ForgeError, OSError) as exc:
+            print(f"govmail sla: {exc}", file=sys.stderr)
+            return 2
+        if args.format == "json":
+            print(json.dumps([r.as_dict() for r in table], ensure_ascii=False, indent=2))
+        else:
+            print(sla.open_text(table))
+        return 1 if args.strict and any(r.late for r in table) else 0
     try:
         table = sla.rows(_history(args), since=args.since, until=args.until, today=args.today)
     except GitError as exc:
@@ -174,8 +277,13 @@ def cmd_report(args) -> int:
 
     try:
         quarter = report.Quarter.parse(args.quarter)
-        data = report.build(_history(args), quarter, today=args.today)
-    except (report.ReportError, GitError) as exc:
+        listed = None
+        if args.requests:
+            listed = _listed(args, "all")
+        elif args.forge:
+            listed = _listed(args, "closed") + _listed(args, "open")
+        data = report.build(_history(args), quarter, today=args.today, requests=listed)
+    except (report.ReportError, GitError, forge.ForgeError, OSError) as exc:
         print(f"govmail report: {exc}", file=sys.stderr)
         return 1
     text = report.markdown(data)
@@ -215,6 +323,15 @@ def cmd_import_form(args) -> int:
 def cmd_reply(args) -> int:
     from ..workflow import reply  # noqa: PLC0415 — python-docx only when a letter is written
 
+    if args.sent:
+        try:
+            sha = reply.record_sent(_history(args), args.target, args.sent, args.sent_number, args.sign_key)
+        except (reply.ReplyError, records.RecordError, GitError) as exc:
+            print(f"govmail reply: {exc}; nothing was recorded.", file=sys.stderr)
+            return 1
+        print(f"Recorded: the reply for {sha[:10]} was sent on {args.sent} ({records.NOTES_REF}).")
+        print(f"Publish it: git push origin {records.NOTES_REF}")
+        return 0
     try:
         found = reply.letters(_history(args), args.target)
     except (reply.ReplyError, GitError) as exc:
@@ -240,6 +357,13 @@ def cmd_reply(args) -> int:
             written.append(str(stem.with_suffix(".pdf")))
         print(f"Wrote {' and '.join(written)}: {letter.org_name}, {len(letter.events)} account(s).")
     return 0
+
+
+def _forge_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--forge", choices=("github", "gitlab"), help="read the requests through this forge's API")
+    p.add_argument(
+        "--requests", metavar="FILE", help="the forge's list of requests exported as JSON (GitHub pulls, GitLab MRs)"
+    )
 
 
 def _git_args(p: argparse.ArgumentParser) -> None:
@@ -295,10 +419,12 @@ def register(sub) -> None:
     """Add the workflow commands to the ``govmail`` parser's subcommands."""
     _request_parsers(sub)
 
-    p = sub.add_parser("codeowners", help="CODEOWNERS from the owners of each account file and the approvers")
+    p = sub.add_parser(
+        "codeowners",
+        help="CODEOWNERS (GitLab, with sections) and .github/CODEOWNERS from the owners of each file and the approvers",
+    )
     p.add_argument("--dir", default=DEFAULT_DIR)
     p.add_argument("--repo", default=".", help="repository root (default: .)")
-    p.add_argument("--output", default="CODEOWNERS", help="path inside the repository (default: CODEOWNERS)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--write", action="store_true", help="write the file")
     group.add_argument("--check", action="store_true", help="exit 1 when the file is missing or out of date (CI)")
@@ -330,8 +456,64 @@ def _audit_parsers(sub) -> None:
     p.add_argument("report", help="the JSON apply report written by the accounts playbook")
     p.add_argument("--commit", help="the applied commit (default: the report's commit, else HEAD)")
     p.add_argument("--repo", default=".")
+    p.add_argument("--sign-key", help="the SSH private key that signs the record (docs/security.md)")
     p.set_defaults(func=cmd_record)
 
+    _forge_parsers(sub)
+    _reading_parsers(sub)
+
+
+def _forge_parsers(sub) -> None:
+    """records verify, approval, doctor: the audit record and the forge."""
+    p = sub.add_parser("records", help="the audit record (refs/notes/govmail-apply)")
+    rsub = p.add_subparsers(dest="records_cmd", required=True, metavar="COMMAND")
+    v = rsub.add_parser("verify", help="check every record: JSON, tied to its commit, signed by a known key")
+    v.add_argument("--repo", default=".")
+    v.add_argument("--ref", default="HEAD", help="where .govmail/record-signers is read (default: HEAD)")
+    v.add_argument("--quiet", action="store_true", help="say nothing when every record verifies")
+    v.add_argument(
+        "--keeps", metavar="NOTES_COMMIT", help="also refuse when a record of this earlier version of the notes is gone"
+    )
+    v.set_defaults(func=cmd_records_verify)
+
+    forges = ("github", "gitlab")
+    p = sub.add_parser(
+        "approval",
+        help="an approver approved the final commit: of a request (--pr), or of every merge up to a commit (--commit)",
+        description="Reads the reviews through the forge's API (GitHub: GITHUB_REPOSITORY, GITHUB_TOKEN, "
+        "GITHUB_API_URL; GitLab: CI_API_V4_URL, CI_PROJECT_ID, GOVMAIL_FORGE_TOKEN). The approvers are "
+        "those of province.yaml at the base.",
+    )
+    p.add_argument("--forge", choices=forges, required=True)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--pr", type=int, help="the pull / merge request number (the status check)")
+    target.add_argument("--commit", help="the merged commit about to be applied (the apply job)")
+    p.add_argument("--set-status", action="store_true", help=f"GitHub: set the commit status {forge.STATUS_CONTEXT}")
+    p.add_argument("--record", action="store_true", help="write the request records (or the refusal) as notes")
+    p.add_argument("--sign-key", help="the SSH private key that signs the records")
+    p.add_argument(
+        "--accept",
+        action="append",
+        metavar="COMMIT",
+        help="with --commit: let a refused commit through (an approver's decision, recorded with who and why)",
+    )
+    p.add_argument("--accepted-by", help="with --accept: the approver who decided")
+    p.add_argument("--why", help="with --accept: why (e.g. 'reverted by #17')")
+    p.add_argument("--ref", default="HEAD", help="with --pr: the base, where the approvers are read")
+    p.add_argument("--dir", default=DEFAULT_DIR)
+    p.add_argument("--repo", default=".")
+    p.set_defaults(func=cmd_approval)
+
+    p = sub.add_parser(
+        "doctor", help="the forge's branch protection and approval settings: what is missing (docs/security.md)"
+    )
+    p.add_argument("--forge", choices=forges, required=True)
+    p.add_argument("--branch", default="main")
+    p.set_defaults(func=cmd_doctor)
+
+
+def _reading_parsers(sub) -> None:
+    """history, sla, reply, report: reading the trail."""
     p = sub.add_parser("history", help="the whole life of an account: requested, approved, applied, every change")
     p.add_argument("address", help="the address (or its local part)")
     p.add_argument("--domain", default="khanhhoa.gov.vn")
@@ -345,6 +527,8 @@ def _audit_parsers(sub) -> None:
     p.add_argument("--today", type=date_arg, help="the date unapplied requests are measured against (default: today)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help="exit 1 when a request is past the deadline")
+    p.add_argument("--open", action="store_true", help="the requests not merged yet, from the forge or --requests")
+    _forge_source_args(p)
     _git_args(p)
     p.set_defaults(func=cmd_sla)
 
@@ -357,6 +541,14 @@ def _audit_parsers(sub) -> None:
     p.add_argument("--signer-title", default="Giám đốc")
     p.add_argument("--output-dir", default="var/replies")
     p.add_argument("--format", choices=("docx", "pdf", "both"), default="docx")
+    p.add_argument(
+        "--sent",
+        type=date_arg,
+        metavar="DATE",
+        help="record that the letter was sent on DATE (a note; sla measures to it) instead of writing it",
+    )
+    p.add_argument("--sent-number", metavar="SỐ", help="with --sent: the letter's number as sent")
+    p.add_argument("--sign-key", help="with --sent: the SSH key that signs the record")
     _git_args(p)
     p.set_defaults(func=cmd_reply)
 
@@ -365,5 +557,6 @@ def _audit_parsers(sub) -> None:
     p.add_argument("--output", help="path without extension (default: var/reports/bao-cao-<quarter>)")
     p.add_argument("--today", type=date_arg, help="the report date for a quarter still running (default: today)")
     p.add_argument("--print", action="store_true", help="also print the Markdown")
+    _forge_source_args(p)
     _git_args(p)
     p.set_defaults(func=cmd_report)

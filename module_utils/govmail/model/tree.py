@@ -9,10 +9,11 @@ from pathlib import Path
 import fastjsonschema
 from jsonschema import Draft202012Validator
 
+from .filecache import FileCache
 from .orgs import COMMUNE_KINDS, Org, Person, Province, Tree, Unit
 from .problems import Problem
 from .schemas import SCHEMAS
-from .yamlsource import Source, parse
+from .yamlsource import Source, kept_line, parse
 
 PROVINCE_FILE = "province.yaml"
 
@@ -92,6 +93,14 @@ def _describe(error) -> tuple[tuple, str]:  # noqa: PLR0911 — one return per k
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return path, f"must be {expected}, not {type(error.instance).__name__} {error.instance!r}"
+    if kind == "anyOf":  # a body: an id, or a mapping with an id
+        options = [v for sub in error.validator_value for v in sub.get("enum", [])]
+        if options and not isinstance(error.instance, dict):
+            return path, f"{error.instance!r} is not one of: {', '.join(map(str, options))}"
+        if isinstance(error.instance, dict):
+            inner = min(error.context, key=lambda e: len(e.path), default=None) if error.context else None
+            if inner is not None and inner.validator != "enum":
+                return _describe(inner)
     if kind == "minItems":
         return path, "must not be empty"
     if kind == "minLength":
@@ -175,15 +184,38 @@ def _units(items: list[dict], parent_path: str, parent_id: str, fpath: tuple) ->
                 reason=item.get("reason"),
                 since=item.get("since"),
                 fpath=here,
+                reset=_token(item.get("reset")),
             )
         )
         out.extend(_units(item.get("units", []), path, item["id"], (*here, "units")))
     return out
 
 
+def _token(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _bodies(org: dict) -> tuple[list[str], dict[str, dict]]:
+    """Body ids in file order, and the state of each body written as a mapping."""
+    ids, states = [], {}
+    for item in org.get("bodies", ["du", "ubnd", "hdnd"]):
+        if isinstance(item, dict):
+            ids.append(item["id"])
+            states[item["id"]] = {
+                "status": item.get("status", "active"),
+                "reason": item.get("reason"),
+                "since": item.get("since"),
+                "reset": _token(item.get("reset")),
+            }
+        else:
+            ids.append(item)
+    return ids, states
+
+
 def _org(src: Source) -> Org:
     data = src.data
     org = data["org"]
+    bodies, body_states = _bodies(org) if org["kind"] in COMMUNE_KINDS else ([], {})
     people = [
         Person(
             name=p["name"],
@@ -194,9 +226,10 @@ def _org(src: Source) -> Org:
             status=p.get("status", "active"),
             reason=p.get("reason"),
             since=p.get("since"),
-            reset=None if p.get("reset") is None else str(p["reset"]),
+            reset=_token(p.get("reset")),
             aliases=list(p.get("aliases", [])),
             fpath=("people", index),
+            inactive_reason=p.get("inactive_reason"),
         )
         for index, p in enumerate(data.get("people", []))
     ]
@@ -206,7 +239,9 @@ def _org(src: Source) -> Org:
         kind=org["kind"],
         owners=list(org["owners"]),
         contact=org.get("contact"),
-        bodies=list(org.get("bodies", ["du", "ubnd", "hdnd"])) if org["kind"] in COMMUNE_KINDS else [],
+        bodies=bodies,
+        body_states=body_states,
+        reset=_token(org.get("reset")),
         mailbox=org.get("mailbox", True),
         status=org.get("status", "active"),
         reason=org.get("reason"),
@@ -215,6 +250,13 @@ def _org(src: Source) -> Org:
         people=people,
         source=src,
     )
+
+
+def org_from_source(src: Source) -> Org | None:
+    """The org a parsed file declares, or None when the file does not pass the schema."""
+    if not isinstance(src.data, dict) or schema_problems(src, "org"):
+        return None
+    return _org(src)
 
 
 def org_files(root: Path) -> list[Path]:
@@ -253,16 +295,62 @@ def load(root: str | Path, texts: dict[str, str] | None = None) -> tuple[Tree | 
         return None, problems
 
     tree = Tree(root=str(root), province=province)
+    cache = _cache(root, province_path, texts, province)
     for path in org_files(root):
-        src, found = parse(path, texts.get(str(path)))
-        problems += found
-        if found:
-            continue
-        if not isinstance(src.data, dict):
-            problems.append(src.problem((), "must be a mapping with an 'org' section"))
-            continue
-        found = schema_problems(src, "org")
+        override = texts.get(str(path))
+        if cache is None:
+            src, found = _check_file(path, override)
+        else:
+            src, found = _cached_file(cache, root, path, override)
         problems += found
         if not found:
             tree.orgs.append(_org(src))
+    if cache is not None and cache.misses:
+        cache.prune()
     return tree, problems
+
+
+def _check_file(path: Path, text: str | None) -> tuple[Source, list[Problem]]:
+    """Parse one unit file and check it against the schema."""
+    src, found = parse(path, text)
+    if found:
+        return src, found
+    if not isinstance(src.data, dict):
+        return src, [src.problem((), "must be a mapping with an 'org' section")]
+    return src, schema_problems(src, "org")
+
+
+def _cache(root: Path, province_path: Path, texts: dict[str, str], province: Province) -> FileCache | None:
+    """The file cache, keyed also by the province file and the reference list it names."""
+    context = [texts[str(province_path)].encode() if str(province_path) in texts else province_path.read_bytes()]
+    rel = province.source.data.get("communes")
+    if rel:
+        communes = province_path.parent / rel
+        context.append(communes.read_bytes() if communes.is_file() else b"\0missing")
+    return FileCache.for_tree(root, b"\0".join(context))
+
+
+def _cached_file(cache: FileCache, root: Path, path: Path, text: str | None) -> tuple[Source, list[Problem]]:
+    try:
+        content = text.encode("utf-8") if text is not None else path.read_bytes()
+    except OSError:
+        return _check_file(path, text)
+    key = cache.key(path.relative_to(root).as_posix(), content)
+    entry = cache.get(key)
+    if entry is None:
+        src, found = _check_file(path, text)
+        entry = {"problems": [[p.line, p.field, p.message] for p in found]}
+        if not found:
+            entry["data"] = src.data
+            entry["lines"] = [[line, *fpath] for fpath, line in src.lines.items() if kept_line(fpath)]
+        cache.put(key, entry)
+    else:
+        cache.touch(key)
+        found = [Problem(str(path), *p) for p in entry["problems"]]
+        if found:
+            return Source(str(path), ""), found
+        src = Source(str(path), content.decode("utf-8"), entry["data"], {tuple(x[1:]): x[0] for x in entry["lines"]})
+        src._nodes = None  # the rest of the lines and the nodes: parsed again if ever asked for
+        src.rules = entry.get("rules")
+    src.cache_slot = (cache, key, entry)
+    return src, found
