@@ -8,7 +8,7 @@ import sys
 from .. import __version__
 from ..directory.ldap_client import LdapError
 from ..model.problems import InvalidTree
-from . import accounts, directory, lifecycle, workflow
+from . import accounts, directory, lifecycle, mailservice, workflow
 
 
 def parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def parser() -> argparse.ArgumentParser:
     workflow.register(sub)
     lifecycle.register(sub)
     directory.register(sub)
+    mailservice.register(sub)
     return top
 
 
