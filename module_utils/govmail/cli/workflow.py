@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..model.edits import EditError
 from ..model.orgs import REASON_CODES
+from ..ops import backups as ops_backups
 from ..workflow import codeowners, records, requests, sla
 from ..workflow.gitlog import Git, GitError
 from ..workflow.history import History, history_text
@@ -175,7 +176,8 @@ def cmd_report(args) -> int:
     try:
         quarter = report.Quarter.parse(args.quarter)
         data = report.build(_history(args), quarter, today=args.today)
-    except (report.ReportError, GitError) as exc:
+        data.operations = ops_backups.summary(args.ops_dir)
+    except (report.ReportError, GitError, ops_backups.StatusError) as exc:
         print(f"govmail report: {exc}", file=sys.stderr)
         return 1
     text = report.markdown(data)
@@ -365,5 +367,8 @@ def _audit_parsers(sub) -> None:
     p.add_argument("--output", help="path without extension (default: var/reports/bao-cao-<quarter>)")
     p.add_argument("--today", type=date_arg, help="the report date for a quarter still running (default: today)")
     p.add_argument("--print", action="store_true", help="also print the Markdown")
+    p.add_argument(
+        "--ops-dir", default=ops_backups.DEFAULT_OPS_DIR, help="backup and restore-drill status (default: var/ops)"
+    )
     _git_args(p)
     p.set_defaults(func=cmd_report)
