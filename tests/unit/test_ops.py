@@ -221,3 +221,20 @@ def test_outage_notice_goes_out_in_batches_and_is_logged_once(tmp_path: Path) ->
     entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert [e["to"] for e in entries] == [*to, "new@khanhhoa.gov.vn"]
     assert {e["result"] for e in entries} == {"sent"} and entries[0]["notice"] == notice.ident
+
+
+def test_sla_digest_mails_the_deadline_table_to_the_operator() -> None:
+    from govmail.cli.main import main
+
+    root = Path(__file__).resolve().parents[2]
+    with SmtpSink() as sink:
+        code = main(
+            ["sla-digest", "--to", "ttcds@khanhhoa.gov.vn", "--smtp", f"127.0.0.1:{sink.port}", "--repo", str(root)]
+        )
+        sink.wait(1)
+    assert code in (0, 1)
+    [msg] = sink.messages
+    assert msg["To"] == "ttcds@khanhhoa.gov.vn" and msg["From"] == "hotrothudientu@khanhhoa.gov.vn"
+    assert msg["Subject"].startswith("Thời hạn giải quyết đề nghị")
+    assert "request(s);" in msg.get_content()
+    assert (code == 1) == ("quá hạn" in msg["Subject"])

@@ -10,15 +10,19 @@ import datetime as dt
 import json
 import os
 import sys
+from email.message import EmailMessage
 from pathlib import Path
 
 from ..directory.layout import Layout
 from ..directory.ldap_client import connect
-from ..mailhost.smtp import SmtpChannel
+from ..mailhost.smtp import SmtpChannel, deliver
 from ..model.mailboxes import support_mailbox
 from ..model.rules import load_valid
 from ..ops import backups, outage, status
-from .common import DEFAULT_DIR, add_ldap_arguments, ldap_options
+from ..workflow import sla
+from ..workflow.gitlog import Git, GitError
+from ..workflow.history import History
+from .common import DEFAULT_DIR, add_ldap_arguments, date_arg, ldap_options
 
 
 def _secret(env_file: str, env_value: str, path: str | None = None) -> str | None:
@@ -122,6 +126,39 @@ def cmd_notify_outage(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_sla_digest(args) -> int:
+    """``govmail sla --strict`` as a mail to the operator (TTCĐS): what the weekly timer sends."""
+    try:
+        table = sla.rows(History(Git(args.repo), args.ref, args.dir), since=args.since)
+    except GitError as exc:
+        print(f"govmail sla-digest: {exc}", file=sys.stderr)
+        return 2
+    late = [r for r in table if r.late]
+    tree = load_valid(str(Path(args.repo) / args.dir))
+    msg = EmailMessage()
+    msg["From"] = args.sender or support_mailbox(tree)
+    msg["To"] = ", ".join(args.to)
+    msg["Subject"] = (
+        f"Thời hạn giải quyết đề nghị: {len(late)} đề nghị quá hạn" if late else "Thời hạn giải quyết đề nghị: đúng hạn"
+    )
+    msg.set_content(sla.sla_text(table) + "\n")
+    host, _, port = args.smtp.partition(":")
+    channel = SmtpChannel(
+        host=host,
+        port=int(port or 25),
+        starttls=args.smtp_starttls,
+        ca_path=args.smtp_ca,
+        username=os.environ.get("GOVMAIL_SMTP_USER"),
+        password=os.environ.get("GOVMAIL_SMTP_PASSWORD"),
+    )
+    error = deliver(channel, {"digest": msg})["digest"]
+    if error:
+        print(f"govmail sla-digest: {error}", file=sys.stderr)
+        return 2
+    print(f"sent to {', '.join(args.to)}: {len(table)} request(s), {len(late)} late")
+    return 1 if late else 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="check every service end to end; one line per check, exit 1 on a failure")
     p.add_argument("--host", default="127.0.0.1", help="the mail host (default: 127.0.0.1)")
@@ -163,3 +200,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log", default="var/ops/outage-notices.log", help="JSON-lines log of who was sent what")
     p.add_argument("--dry-run", action="store_true", help="list the recipients, send nothing")
     p.set_defaults(func=cmd_notify_outage)
+
+    p = sub.add_parser(
+        "sla-digest", help="mail `govmail sla --strict` to the operator (the weekly job); exit 1 if late"
+    )
+    p.add_argument("--to", action="append", required=True, help="recipient (TTCĐS), repeatable")
+    p.add_argument("--since", type=date_arg, help="only requests received on or after this date")
+    p.add_argument("--smtp", default="127.0.0.1:25", metavar="HOST[:PORT]", help="mail server (default 127.0.0.1:25)")
+    p.add_argument("--smtp-starttls", action="store_true", help="STARTTLS ($GOVMAIL_SMTP_USER/PASSWORD to log in)")
+    p.add_argument("--smtp-ca", help="CA certificate of the mail server")
+    p.add_argument("--sender", help="From: (default: the support mailbox of province.yaml)")
+    p.add_argument("--repo", default=".", help="the repository (default: .)")
+    p.add_argument("--ref", default="HEAD", help="the main line to read (default: HEAD)")
+    p.add_argument("--dir", default=DEFAULT_DIR, help="the accounts directory inside the repository")
+    p.set_defaults(func=cmd_sla_digest)
