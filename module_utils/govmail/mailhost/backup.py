@@ -31,6 +31,9 @@ import tempfile
 from pathlib import Path
 
 DEFAULT_CONFIG = "/etc/govmail/backup.json"
+# The staging and extraction directories: root's, but the mail user (doveadm's mail processes) may pass
+# through them to its own 0700 subdirectory; nobody else may list them.
+TRAVERSE_ONLY = 0o711
 
 
 class BackupError(Exception):
@@ -170,7 +173,8 @@ def archives_with_age(borg_list: dict, now: dt.datetime | None = None) -> list[d
 def run_backup(config: dict, now: dt.datetime | None = None) -> dict:
     now = now or dt.datetime.now(dt.UTC)
     staging = Path(config["staging_dir"])
-    staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+    staging.mkdir(parents=True, exist_ok=True)
+    os.chmod(staging, TRAVERSE_ONLY)
     figures = {}
     figures |= stage_ldap(config, staging)
     figures |= stage_mail(config, staging)
@@ -265,8 +269,15 @@ def extract(config: dict, archive: str, target: Path) -> str:
         if not archives:
             raise BackupError(f"no archive {config['archive_prefix']}* in {config['repository']}")
         archive = archives[-1]["name"]
-    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target.mkdir(parents=True, exist_ok=True)
+    os.chmod(target, TRAVERSE_ONLY)
     _run(["borg", "extract", f"::{archive}"], env=borg_env(config), cwd=str(target))
+    staging = target / config["staging_dir"].lstrip("/")
+    for folder in [staging, *staging.parents]:
+        if folder == target:
+            break
+        if folder.is_dir():
+            os.chmod(folder, folder.stat().st_mode | TRAVERSE_ONLY)
     return archive
 
 
