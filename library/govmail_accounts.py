@@ -57,7 +57,7 @@ options:
     suboptions:
       host: {description: SMTP server., type: str, required: true}
       port: {description: SMTP port., type: int, default: 25}
-      starttls: {description: Use STARTTLS., type: bool, default: false}
+      starttls: {description: Use STARTTLS (on by default; passwords never go in clear)., type: bool, default: true}
       validate_certs: {description: Verify the server certificate., type: bool, default: true}
       ca_path: {description: CA bundle for the server certificate., type: path}
       username: {description: SMTP AUTH user., type: str}
@@ -202,7 +202,7 @@ ARGUMENT_SPEC = {
         "options": {
             "host": {"type": "str", "required": True},
             "port": {"type": "int", "default": 25},
-            "starttls": {"type": "bool", "default": False},
+            "starttls": {"type": "bool", "default": True},
             "validate_certs": {"type": "bool", "default": True},
             "ca_path": {"type": "path"},
             "username": {"type": "str"},

@@ -82,7 +82,7 @@ def test_pr_check_accepts_the_owner_and_refuses_another_unit(clone):
     work.git("commit", "-qam", "Tạo mới Trần Thị Mai", who="skhcn-it")
     ok = run_ci(work, "pr-check", CI_BASE="origin/main", CI_AUTHOR="skhcn-it")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "Scope: 1 account file(s) changed, all within the scope of skhcn-it." in ok.stdout
+    assert "Scope: 1 file(s) changed, all within the scope of skhcn-it." in ok.stdout
     bad = run_ci(work, "pr-check", CI_BASE="origin/main", CI_AUTHOR="syt-tccb")
     assert bad.returncode == 1
     assert "REFUSED accounts/skhcn.yaml: owned by skhcn-it, not by syt-tccb" in bad.stdout
@@ -102,13 +102,13 @@ def test_apply_records_the_report_as_a_note_and_pushes_it(clone, tmp_path):
     fake = tmp_path / "fake-playbook"
     fake.write_text(FAKE_PLAYBOOK, encoding="utf-8")
     fake.chmod(0o755)
-    res = run_ci(work, "apply", ANSIBLE_PLAYBOOK=str(fake), CI_PUSH_NOTES="1")
+    res = run_ci(work, "apply", ANSIBLE_PLAYBOOK=str(fake), CI_PUSH_NOTES="1", CI_FORGE="none")
     assert res.returncode == 0, res.stdout + res.stderr
     head = work.git("rev-parse", "HEAD")
     note = origin.git("notes", "--ref=refs/notes/govmail-apply", "show", head)
     assert json.loads(note)["changes"][0]["address"] == "ttmai@khanhhoa.gov.vn"
     # no report → a clear failure, nothing recorded
-    res = run_ci(work, "apply", ANSIBLE_PLAYBOOK="true")
+    res = run_ci(work, "apply", ANSIBLE_PLAYBOOK="true", CI_FORGE="none")
     assert res.returncode == 1
     assert "the playbook wrote no apply report" in res.stderr
 

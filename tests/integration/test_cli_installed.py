@@ -53,4 +53,4 @@ def test_the_readme_tour(tmp_path):
     assert _govmail("allocate", tree).returncode == 0
     assert unit_file.read_text(encoding="utf-8").endswith("    unit: ppc\n    address: ttmai@khanhhoa.gov.vn\n")
     plan = _govmail("plan", tree, "--format", "markdown").stdout
-    assert "| create | `ttmai@khanhhoa.gov.vn` | person | skhcn/ppc | Trần Thị Mai | active |" in plan
+    assert "| create | `ttmai@khanhhoa.gov.vn` | person | `skhcn/ppc` | `Trần Thị Mai` | `active` |" in plan

@@ -43,7 +43,7 @@ def test_plan_against_the_live_directory_with_credentials_from_the_environment(t
     ]
     md = _govmail("plan", str(tree), "--ldap", ldap["server_uri"], "--format", "markdown", env=env).stdout
     assert (
-        "| update | `nvbinh@khanhhoa.gov.vn` | person | skhcn/ppc | Nguyễn Văn Bình | title: 'Trưởng phòng' → 'Phó Giám đốc' |"
+        "| update | `nvbinh@khanhhoa.gov.vn` | person | `skhcn/ppc` | `Nguyễn Văn Bình` | `title: 'Trưởng phòng' → 'Phó Giám đốc'` |"
         in md
     )
     assert ldap["bind_pw"] not in result.stdout + result.stderr + md

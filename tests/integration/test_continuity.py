@@ -47,10 +47,10 @@ def test_a_deleted_or_renamed_entry_is_refused(repo, capsys):
     repo.commit("rename", {"accounts/skhcn.yaml": ORG.replace("address: nvbinh@", "address: binh@")})
     code, err = _validate(repo, capsys)
     assert code == 1
-    assert err[0] == (
+    assert (
         "accounts/skhcn.yaml (at main):3: address: nvbinh@khanhhoa.gov.vn (Nguyễn Văn Bình) was issued and is gone:"
         " entries are never deleted and addresses never change (set status: revoked; keep an old address under aliases)"
-    )
+    ) in err
 
 
 def test_an_old_address_kept_as_alias_is_fine(repo, capsys):
@@ -70,3 +70,74 @@ def test_a_revoked_address_cannot_come_back(repo, capsys):
         err[0]
         == "accounts/skhcn.yaml:4: people[1].status: lvtam@khanhhoa.gov.vn was revoked at main; a revoked address is never brought back"
     )
+
+
+def test_a_revoked_address_cannot_come_back_as_someone_elses_alias(repo, capsys):
+    """Attack: the revoked entry gets another address and lvtam@ moves into the aliases of a new entry
+    (Postfix would route it to them and let them send as it)."""
+    moved = ORG.replace("address: lvtam@khanhhoa.gov.vn,", "address: lvtam2.skhcn@khanhhoa.gov.vn,")
+    moved += (
+        "  - {name: Lê Văn Tâm, title: CV, address: lvtam.skhcn@khanhhoa.gov.vn, aliases: [lvtam@khanhhoa.gov.vn]}\n"
+    )
+    repo.commit("alias", {"accounts/skhcn.yaml": moved})
+    code, err = _validate(repo, capsys)
+    assert code == 1
+    assert any(
+        "lvtam@khanhhoa.gov.vn was revoked at main; a revoked address is never brought back" in e for e in err
+    ), err
+
+
+def test_an_issued_alias_cannot_move_to_another_person(repo, capsys):
+    """Attack: an alias one person held is dropped and handed to another in the same change."""
+    start = ORG.replace(
+        "address: nvbinh@khanhhoa.gov.vn}", "address: nvbinh@khanhhoa.gov.vn, aliases: [nvbinh.skhcn@khanhhoa.gov.vn]}"
+    )
+    repo.commit("alias", {"accounts/skhcn.yaml": start})
+    repo.merge("change")
+    repo.checkout("change")
+    repo.git("merge", "-q", "main")
+    taken = (
+        ORG
+        + "  - {name: Nguyễn Văn Bính, title: CV, address: nvbinh2.skhcn@khanhhoa.gov.vn, aliases: [nvbinh.skhcn@khanhhoa.gov.vn]}\n"
+    )
+    repo.commit("steal", {"accounts/skhcn.yaml": taken})
+    code, err = _validate(repo, capsys)
+    assert code == 1
+    assert any(
+        "people[2].aliases[0]: nvbinh.skhcn@khanhhoa.gov.vn was issued to Nguyễn Văn Bình (nvbinh@khanhhoa.gov.vn)" in e
+        for e in err
+    ), err
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "address"),
+    [
+        ("{name: Trần Thị Mai, title: CV, address: tinhuy@khanhhoa.gov.vn}", "address", "tinhuy@khanhhoa.gov.vn"),
+        (
+            "{name: Trần Thị Mai, title: CV, address: ttmai@khanhhoa.gov.vn, aliases: [vanphong.syt@khanhhoa.gov.vn, giamdoc.syt@khanhhoa.gov.vn]}",
+            "aliases[0]",
+            "vanphong.syt@khanhhoa.gov.vn",
+        ),
+        ("{name: Trần Thị Mai, title: CV, address: ttmai.syt@khanhhoa.gov.vn}", "address", "ttmai.syt@khanhhoa.gov.vn"),
+    ],
+)
+def test_squatting_another_bodys_or_units_address_is_refused(repo, capsys, entry, field, address):
+    """Attack: skhcn's clerk writes another body's address, or another unit's addresses as aliases."""
+    repo.commit("squat", {"accounts/skhcn.yaml": ORG + f"  - {entry}\n"})
+    code, err = _validate(repo, capsys)
+    assert code == 1
+    assert any(
+        f"people[2].{field}: {address} is not an Article 5 address of Trần Thị Mai in skhcn" in e for e in err
+    ), err
+
+
+def test_the_article5_forms_of_the_writer_pass_and_the_approvers_list_allows_others(repo, capsys):
+    fine = ORG + (
+        "  - {name: Trần Thị Mai, title: CV, address: ttmai.skhcn@khanhhoa.gov.vn,"
+        " aliases: [ttmai2.skhcn@khanhhoa.gov.vn, tinhuy@khanhhoa.gov.vn]}\n"
+    )
+    repo.commit("ok", {"accounts/skhcn.yaml": fine})
+    code, err = _validate(repo, capsys)
+    assert code == 1 and len([e for e in err if "is not an Article 5 address" in e]) == 1
+    repo.commit("approved", {"accounts/province.yaml": PROVINCE + "approved_addresses: [tinhuy@khanhhoa.gov.vn]\n"})
+    assert _validate(repo, capsys) == (0, [])

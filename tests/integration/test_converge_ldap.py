@@ -10,11 +10,14 @@ import pytest
 from ldap3 import MODIFY_REPLACE
 
 from govmail.directory import ldapwire
+from govmail.directory import run as run_module
 from govmail.directory.converge import Guards, GuardTripped
 from govmail.directory.layout import Layout, read_managed
 from govmail.directory.ldap_client import LdapError, connect
+from govmail.directory.plan import is_pending
 from govmail.directory.run import Delivery, converge, followups
 from govmail.model import passwords
+from govmail.model.problems import InvalidTree
 
 pytestmark = pytest.mark.integration
 
@@ -296,7 +299,7 @@ def test_killed_server_mid_apply_then_rerun_converges_exactly(tree, ldap, slapd,
         converge(str(tree), {**ldap, "bind_pw": "wrong"})
     survivors = _live(ldap)
     # Whatever the server kept is flagged: its password was not confirmed delivered.
-    assert all(a["reset"] == "!undelivered" for a in survivors.values())
+    assert all(is_pending(a["reset"]) for a in survivors.values())
     report = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
     assert report["failed"] == 0
     ops = sorted((c["op"], c["address"]) for c in report["changes"])
@@ -320,3 +323,110 @@ def test_user_cannot_set_a_weak_password_but_provisioner_cannot_read_passwords_b
     provisioner = connect(**ldap)
     provisioner.search(dn, "(objectClass=*)", attributes=["userPassword"])
     assert provisioner.entries[0].entry_attributes_as_dict.get("userPassword", []) == []
+
+
+def test_a_revoke_refused_for_want_of_an_archive_writes_nothing_even_with_other_changes(tree, ldap, age_key, tmp_path):
+    """Attack: one commit revokes an account and changes its title; the pipelined update must not write
+    govmailState=revoked (mail would bounce) while the revoke itself is refused for want of an archive."""
+    converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    skhcn = tree / "departments/skhcn.yaml"
+    text = skhcn.read_text(encoding="utf-8")
+    block = text[text.index("    address: pqhuy@khanhhoa.gov.vn\n") - 200 :]
+    title = next(line for line in block.splitlines() if line.startswith("    title: "))
+    _edit(skhcn, title + "\n", "    title: Chuyên viên chính\n")
+    _edit(
+        skhcn,
+        "    address: pqhuy@khanhhoa.gov.vn\n",
+        "    address: pqhuy@khanhhoa.gov.vn\n    status: revoked\n    reason: retired\n    since: 2026-11-26\n",
+    )
+    before = _live(ldap)["pqhuy@khanhhoa.gov.vn"]
+    report = converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    mine = {c["op"]: c for c in report["changes"] if c["address"] == "pqhuy@khanhhoa.gov.vn"}
+    assert set(mine) >= {"revoke"} and all(c["result"] == "failed" for c in mine.values())
+    after = _live(ldap)["pqhuy@khanhhoa.gov.vn"]
+    assert after == before  # not the state, not the title: nothing before the archive is verified
+    assert after["status"] == "active"
+
+    archive = {"address": "pqhuy@khanhhoa.gov.vn", "path": "/x.tar.gz", "sha256": "0" * 64, "verified": True}
+    report = converge(str(tree), ldap, archives=[archive])
+    assert {c["result"] for c in report["changes"]} == {"ok"}
+    after = _live(ldap)["pqhuy@khanhhoa.gov.vn"]
+    assert after["status"] == "revoked" and after["dn"].startswith("uid=pqhuy,ou=revoked,")
+
+
+def test_a_crash_after_delivery_fails_the_run_and_the_rerun_keeps_the_delivered_passwords(
+    tree, ldap, slapd, age_key, tmp_path, monkeypatch
+):
+    """The directory dies after the passwords were delivered, before their pending tokens are cleared:
+    the run must fail (not exit 0), and the next run must recognise the delivered passwords from the
+    delivery record instead of resetting every account (voiding the passwords the units hold)."""
+    real_append = run_module._append_record
+
+    def append_then_die(path, done):
+        real_append(path, done)
+        slapd.kill()
+
+    monkeypatch.setattr(run_module, "_append_record", append_then_die)
+    delivery = _delivery(age_key, tmp_path)
+    report = converge(str(tree), ldap, delivery=delivery, report_path=str(tmp_path / "r1.json"))
+    monkeypatch.undo()
+    assert report["failed"] == 34 and len(report["token_errors"]) == 34
+    [notice] = report["notified"]
+    handed_out = dict(
+        re.findall(
+            r"• (\S+@khanhhoa\.gov\.vn)\n.*\n    Mật khẩu khởi tạo / initial password: (\S+)",
+            _decrypt(age_key, notice["to"]),
+        )
+    )
+    assert len(handed_out) == 34
+
+    slapd.restart()
+    assert all(is_pending(a["reset"]) for a in _live(ldap).values())
+    plan = converge(str(tree), ldap, check_mode=True, delivery=delivery, report_path=str(tmp_path / "p.json"))
+    assert plan["changes"] == [] and len(plan["recovered"]) == 34
+    report = converge(str(tree), ldap, delivery=delivery, report_path=str(tmp_path / "r2.json"))
+    assert report["failed"] == 0 and report["changes"] == [] and len(report["recovered"]) == 34
+    assert all(a["reset"] is None for a in _live(ldap).values())
+    # The passwords the units were given still open the mailboxes.
+    for address in ("nvbinh@khanhhoa.gov.vn", "pqhuy@khanhhoa.gov.vn"):
+        user = connect(server_uri=slapd.uri, bind_dn=Layout(ldap["base_dn"]).dn(address), bind_pw=handed_out[address])
+        assert user.bound
+
+
+def test_without_the_delivery_record_an_undelivered_password_is_issued_again(tree, ldap, slapd, age_key, tmp_path):
+    """The record is what proves delivery: an entry left pending with no record line gets a fresh password."""
+    delivery = _delivery(age_key, tmp_path)
+    converge(str(tree), ldap, delivery=delivery, report_path=str(tmp_path / "r1.json"))
+    conn = connect(server_uri=slapd.ldapi)
+    dn = Layout(ldap["base_dn"]).dn("nvbinh@khanhhoa.gov.vn")
+    assert conn.modify(dn, {"govmailResetToken": [(MODIFY_REPLACE, ["!undelivered:feedfacefeedface"])]})
+    report = converge(str(tree), ldap, delivery=delivery, report_path=str(tmp_path / "r2.json"))
+    assert [(c["op"], c["address"]) for c in report["changes"]] == [("reset", "nvbinh@khanhhoa.gov.vn")]
+    assert report["recovered"] == []
+
+
+def test_the_directory_refuses_a_revoked_address_given_as_an_alias(tree, ldap, age_key, tmp_path):
+    """Defence in depth at apply time: the directory remembers revoked addresses even when the files lost them."""
+    converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    skhcn = tree / "departments/skhcn.yaml"
+    _edit(
+        skhcn,
+        "    address: pqhuy@khanhhoa.gov.vn\n",
+        "    address: pqhuy@khanhhoa.gov.vn\n    status: revoked\n    reason: retired\n    since: 2026-11-26\n",
+    )
+    archive = {"address": "pqhuy@khanhhoa.gov.vn", "path": "/x.tar.gz", "sha256": "0" * 64, "verified": True}
+    converge(str(tree), ldap, archives=[archive])
+    # The files "forget" the revoked address and hand it to someone else as an alias.
+    _edit(skhcn, "    address: pqhuy@khanhhoa.gov.vn\n", "    address: pqhuy2.skhcn@khanhhoa.gov.vn\n")
+    _edit(
+        skhcn,
+        "    address: nvbinh@khanhhoa.gov.vn\n",
+        "    address: nvbinh@khanhhoa.gov.vn\n    aliases: [pqhuy@khanhhoa.gov.vn]\n",
+    )
+    before = _live(ldap)
+    with pytest.raises(InvalidTree) as exc:
+        converge(str(tree), ldap, delivery=_delivery(age_key, tmp_path))
+    [problem] = [p for p in exc.value.problems if p.field == "aliases"]
+    assert problem.file.endswith("departments/skhcn.yaml") and problem.line > 0
+    assert "pqhuy@khanhhoa.gov.vn is held in the directory by pqhuy@khanhhoa.gov.vn" in problem.message
+    assert _live(ldap) == before  # nothing was written

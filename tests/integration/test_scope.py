@@ -94,13 +94,75 @@ def test_new_unit_files_and_moves_between_files(repo):
 def test_codeowners_generated_and_checked(repo, capsys):
     root = str(repo.path)
     assert main(["codeowners", "--dir", f"{root}/accounts", "--repo", root, "--check"]) == 1
-    assert "CODEOWNERS is out of date" in capsys.readouterr().err
+    assert "out of date with the owners" in capsys.readouterr().err
     assert main(["codeowners", "--dir", f"{root}/accounts", "--repo", root, "--write"]) == 0
-    lines = (repo.path / "CODEOWNERS").read_text(encoding="utf-8").splitlines()
-    assert lines[-4:] == [
+    github = (repo.path / ".github/CODEOWNERS").read_text(encoding="utf-8").splitlines()
+    assert github[-4:] == [
         "* @ttcds",
         "/accounts/province.yaml @ttcds",
         "/accounts/skhcn.yaml @skhcn-it @ttcds",
         "/accounts/syt.yaml @syt-tccb @khanhhoa/syt-lead @ttcds",
     ]
+    # GitLab: two required sections; the approvers' section covers every path, so a unit's own
+    # approval never suffices (issue 10 §3)
+    gitlab = (repo.path / "CODEOWNERS").read_text(encoding="utf-8")
+    sections = gitlab.split("\n\n")
+    unit = next(s for s in sections if s.startswith("[Unit]"))
+    approvers = next(s for s in sections if s.startswith("[Approvers]"))
+    assert unit.splitlines() == [
+        "[Unit]",
+        "/accounts/skhcn.yaml @skhcn-it @ttcds",
+        "/accounts/syt.yaml @syt-tccb @khanhhoa/syt-lead @ttcds",
+    ]
+    assert approvers.splitlines()[:2] == ["[Approvers] @ttcds", "*"]
+    assert "^[" not in gitlab  # no optional section
     assert main(["codeowners", "--dir", f"{root}/accounts", "--repo", root, "--check"]) == 0
+    # a hand edit of either file is caught
+    (repo.path / "CODEOWNERS").write_text(gitlab.replace("[Approvers] @ttcds", "[Approvers] @skhcn-it"), "utf-8")
+    assert main(["codeowners", "--dir", f"{root}/accounts", "--repo", root, "--check"]) == 1
+
+
+OTHER_PATHS = [
+    "CODEOWNERS",
+    ".github/CODEOWNERS",
+    ".github/workflows/requests.yml",
+    ".gitlab-ci.yml",
+    "bin/ci",
+    "Makefile",
+    "pyproject.toml",
+    "module_utils/govmail/model/rules.py",
+    "library/govmail_accounts.py",
+    "filter_plugins/govmail.py",
+    "roles/slapd/tasks/main.yml",
+    "playbooks/accounts.yml",
+    "inventory/lab/group_vars/all.yml",
+    "data/khanhhoa-communes-2025.yaml",
+    ".govmail/record-signers",
+    "docs/audit.md",
+    "accounts/README.md",
+    "accounts/province.yaml",
+]
+
+
+@pytest.mark.parametrize("path", OTHER_PATHS)
+def test_every_path_outside_a_units_own_file_needs_an_approver(repo, path):
+    """Issue 10 §2: a clerk may change only their own unit's files; everything else has the approvers as owner."""
+    if path != "accounts/province.yaml":
+        repo.commit("base", {path: "# the base version\n"})
+    repo.branch("req")
+    repo.commit(
+        "change", {path: "# changed by a clerk\n", "accounts/skhcn.yaml": SKHCN + "# own file\n"}, who="skhcn-it"
+    )
+    got = dict(verdicts(repo, "skhcn-it"))
+    assert got == {path: False, "accounts/skhcn.yaml": True}
+    assert dict(verdicts(repo, "ttcds")) == {path: True, "accounts/skhcn.yaml": True}
+
+
+def test_deleting_or_renaming_an_own_file_or_adding_a_new_path_is_refused(repo):
+    repo.branch("req")
+    repo.git("mv", "accounts/skhcn.yaml", "accounts/skhcn2.yaml", who="skhcn-it")
+    repo.commit("rename", {"tools/x.sh": "exit 0\n"}, who="skhcn-it")
+    got = dict(verdicts(repo, "skhcn-it"))
+    assert got["accounts/skhcn2.yaml"] is False  # the new name is nobody's file at the base
+    assert got["tools/x.sh"] is False
+    assert all(v is False for p, v in got.items() if p != "accounts/skhcn.yaml")

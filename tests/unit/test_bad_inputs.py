@@ -320,7 +320,7 @@ CASES = [
         "province-unknown-field",
         {},
         PROVINCE + "approver: [x]\n",
-        "accounts/province.yaml:7: approver: unknown field (allowed here: approvers, communes, domain, province_code, reserved, system_accounts)",
+        "accounts/province.yaml:7: approver: unknown field (allowed here: approved_addresses, approvers, communes, domain, province_code, reserved, system_accounts)",
     ),
     ("province-missing", {}, "", "accounts/province.yaml:1: must be a mapping of settings"),
     (

@@ -78,7 +78,7 @@ def test_plan_formats(tree_dir, capsys):
     assert main(["plan", str(root), "--format", "markdown"]) == 0
     md = capsys.readouterr().out
     assert md.startswith("### govmail plan")
-    assert "| create | `nvbinh@khanhhoa.gov.vn` | person | skhcn/ppc | Nguyễn Văn Bình | active |" in md
+    assert "| create | `nvbinh@khanhhoa.gov.vn` | person | `skhcn/ppc` | `Nguyễn Văn Bình` | `active` |" in md
     assert main(["plan", str(root)]) == 0
     assert capsys.readouterr().out.startswith("Plan: 5 change(s): 5 create")
 

@@ -80,8 +80,8 @@ def test_renderings_carry_the_same_rows():
     changes = plan([acct("a@x", name="Lê | Na"), acct("b@x", org="syt")], [])
     assert plan_text(changes).splitlines()[0] == "Plan: 2 change(s): 2 create"
     md = plan_markdown(changes)
-    assert "| create | `a@x` | person | skhcn/ppc | Lê \\| Na | active |" in md
-    assert "| skhcn | 1 |" in md and "| syt | 1 |" in md
+    assert "| create | `a@x` | person | `skhcn/ppc` | `Lê \\| Na` | `active` |" in md
+    assert "| `skhcn` | 1 |" in md and "| `syt` | 1 |" in md
     assert '"total": 2' in plan_json(changes)
     assert plan_text([]) == "No changes: the directory matches the account files."
 
@@ -113,3 +113,23 @@ def test_hand_written_as_dict_matches_dataclasses_asdict():
     assert account.as_dict() == dataclasses.asdict(account)
     change = plan([acct("a@x", title="TP")], [acct("a@x").as_dict()])[0]
     assert change.as_dict() == dataclasses.asdict(change)
+
+
+def test_markdown_shows_what_a_unit_wrote_as_inert_text():
+    """Attack: a unit writes links, mentions, HTML and code-span breakers into a name and a title."""
+    evil = "[Bấm đây](https://evil.example) @ttcds <img src=x onerror=alert(1)> `x` **đậm** | cột"
+    changes = plan([acct("a@x", name=evil, title="<script>alert(1)</script>\nhàng mới")], [])
+    md = plan_markdown(changes)
+    row = next(line for line in md.splitlines() if "a@x" in line)
+    cells = [c.strip() for c in row.strip("|").split(" | ")]
+    # Every cell a unit wrote is one code span with no backtick inside it: Markdown does nothing there.
+    for cell in (cells[1], *cells[3:]):
+        assert cell.startswith("`") and cell.endswith("`") and "`" not in cell[1:-1]
+    assert "ʼxʼ" in row and "\\| cột" in row and "\n" not in row
+
+
+def test_a_new_entrys_aliases_are_in_the_plan():
+    changes = plan([acct("a@x", aliases=["giamdoc.syt@x", "vanphong.syt@x"])], [])
+    [change] = changes
+    assert change.changes == {"aliases": [[], ["giamdoc.syt@x", "vanphong.syt@x"]]}
+    assert "giamdoc.syt@x" in plan_markdown(changes) and "vanphong.syt@x" in plan_text(changes)

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..model.edits import EditError
 from ..model.orgs import REASON_CODES
 from ..ops import backups as ops_backups
-from ..workflow import codeowners, records, requests, sla
+from ..workflow import codeowners, forge, records, requests, sla
 from ..workflow.gitlog import Git, GitError
 from ..workflow.history import History, history_text
 from ..workflow.scope import check_scope
@@ -74,23 +74,31 @@ def cmd_request(args) -> int:
 
 
 def cmd_codeowners(args) -> int:
-    text = codeowners.generate(args.dir, args.repo)
-    target = Path(args.repo) / args.output
+    texts = codeowners.generate(args.dir, args.repo)
     if args.check:
-        have = target.read_text(encoding="utf-8") if target.is_file() else None
-        if have != text:
+        stale = []
+        for rel, text in texts.items():
+            target = Path(args.repo) / rel
+            have = target.read_text(encoding="utf-8") if target.is_file() else None
+            if have != text:
+                stale.append(str(target))
+        if stale:
             print(
-                f"{target} is out of date with the owners in {args.dir}: run `govmail codeowners --write`.",
+                f"{', '.join(stale)} out of date with the owners in {args.dir}: run `govmail codeowners --write`.",
                 file=sys.stderr,
             )
             return 1
-        print(f"{target} is up to date.")
+        print(f"{', '.join(texts)} up to date.")
         return 0
     if args.write:
-        target.write_text(text, encoding="utf-8")
-        print(f"Wrote {target}.")
+        for rel, text in texts.items():
+            target = Path(args.repo) / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            print(f"Wrote {target}.")
     else:
-        sys.stdout.write(text)
+        for rel, text in texts.items():
+            sys.stdout.write(f"# --- {rel}\n{text}")
     return 0
 
 
@@ -117,7 +125,7 @@ def cmd_check_scope(args) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"Scope: {len(verdicts)} account file(s) changed, all within the scope of {args.author}.")
+    print(f"Scope: {len(verdicts)} file(s) changed, all within the scope of {args.author}.")
     return 0
 
 
@@ -125,7 +133,7 @@ def cmd_record(args) -> int:
     git = Git(args.repo)
     try:
         report = records.load_report(args.report)
-        commit = records.record(git, report, args.commit)
+        commit = records.record(git, report, args.commit, sign_key=args.sign_key)
     except (records.RecordError, GitError) as exc:
         print(f"govmail record: {exc}; nothing was recorded.", file=sys.stderr)
         return 1
@@ -134,6 +142,63 @@ def cmd_record(args) -> int:
     print(f"Recorded the apply of {commit[:10]} ({len(changes)} change(s), {failed} failed) in {records.NOTES_REF}.")
     print(f"Publish it: git push origin {records.NOTES_REF}")
     return 0
+
+
+def cmd_records_verify(args) -> int:
+    try:
+        trail = records.load(Git(args.repo), args.ref)
+    except GitError as exc:
+        print(f"govmail records verify: {exc}", file=sys.stderr)
+        return 2
+    for problem in trail.problems:
+        print(f"REFUSED {problem}", file=sys.stderr)
+    count = len(trail.applies) + len(trail.requests) + sum(map(len, trail.refusals.values()))
+    count += sum(map(len, trail.replies.values()))
+    how = f"signed by a key in {records.SIGNERS}" if trail.signed else f"unsigned: {records.SIGNERS} names no key"
+    if not args.quiet or trail.problems:
+        print(f"{count} record(s) verify ({how}); {len(trail.problems)} do not.")
+    return 1 if trail.problems else 0
+
+
+def _forge(args) -> forge.Forge:
+    return forge.Forge.from_env(args.forge)
+
+
+def cmd_approval(args) -> int:
+    git = Git(args.repo)
+    try:
+        f = _forge(args)
+        if args.pr is not None:
+            verdict = forge.judge(f, args.pr, forge.approvers_at(git, git.rev(args.ref), args.dir))
+            print(("ok       " if verdict.ok else "REFUSED  ") + verdict.why())
+            if args.set_status:
+                f.set_status(verdict.request.head, verdict.ok, verdict.why())
+            return 0 if verdict.ok else 1
+        ok, lines = forge.check_merges(
+            git, f, git.rev(args.commit), accounts=args.dir, sign_key=args.sign_key, write=args.record
+        )
+    except (forge.ForgeError, records.RecordError, GitError) as exc:
+        print(f"govmail approval: {exc}", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    if not ok:
+        print("govmail approval: a merged request lacks an approver's approval of its final commit.", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def cmd_doctor(args) -> int:
+    try:
+        findings = forge.doctor(_forge(args), args.branch)
+    except forge.ForgeError as exc:
+        print(f"govmail doctor: {exc}", file=sys.stderr)
+        return 2
+    for finding in findings:
+        print(finding)
+    missing = [f for f in findings if not f.ok]
+    tail = ", see docs/security.md." if missing else "."
+    print(f"{len(findings) - len(missing)} of {len(findings)} settings in place{tail}")
+    return 1 if missing else 0
 
 
 def _history(args) -> History:
@@ -297,10 +362,12 @@ def register(sub) -> None:
     """Add the workflow commands to the ``govmail`` parser's subcommands."""
     _request_parsers(sub)
 
-    p = sub.add_parser("codeowners", help="CODEOWNERS from the owners of each account file and the approvers")
+    p = sub.add_parser(
+        "codeowners",
+        help="CODEOWNERS (GitLab, with sections) and .github/CODEOWNERS from the owners of each file and the approvers",
+    )
     p.add_argument("--dir", default=DEFAULT_DIR)
     p.add_argument("--repo", default=".", help="repository root (default: .)")
-    p.add_argument("--output", default="CODEOWNERS", help="path inside the repository (default: CODEOWNERS)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--write", action="store_true", help="write the file")
     group.add_argument("--check", action="store_true", help="exit 1 when the file is missing or out of date (CI)")
@@ -332,8 +399,53 @@ def _audit_parsers(sub) -> None:
     p.add_argument("report", help="the JSON apply report written by the accounts playbook")
     p.add_argument("--commit", help="the applied commit (default: the report's commit, else HEAD)")
     p.add_argument("--repo", default=".")
+    p.add_argument("--sign-key", help="the SSH private key that signs the record (docs/security.md)")
     p.set_defaults(func=cmd_record)
 
+    _forge_parsers(sub)
+    _reading_parsers(sub)
+
+
+def _forge_parsers(sub) -> None:
+    """records verify, approval, doctor: the audit record and the forge."""
+    p = sub.add_parser("records", help="the audit record (refs/notes/govmail-apply)")
+    rsub = p.add_subparsers(dest="records_cmd", required=True, metavar="COMMAND")
+    v = rsub.add_parser("verify", help="check every record: JSON, tied to its commit, signed by a known key")
+    v.add_argument("--repo", default=".")
+    v.add_argument("--ref", default="HEAD", help="where .govmail/record-signers is read (default: HEAD)")
+    v.add_argument("--quiet", action="store_true", help="say nothing when every record verifies")
+    v.set_defaults(func=cmd_records_verify)
+
+    forges = ("github", "gitlab")
+    p = sub.add_parser(
+        "approval",
+        help="an approver approved the final commit: of a request (--pr), or of every merge up to a commit (--commit)",
+        description="Reads the reviews through the forge's API (GitHub: GITHUB_REPOSITORY, GITHUB_TOKEN, "
+        "GITHUB_API_URL; GitLab: CI_API_V4_URL, CI_PROJECT_ID, GOVMAIL_FORGE_TOKEN). The approvers are "
+        "those of province.yaml at the base.",
+    )
+    p.add_argument("--forge", choices=forges, required=True)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--pr", type=int, help="the pull / merge request number (the status check)")
+    target.add_argument("--commit", help="the merged commit about to be applied (the apply job)")
+    p.add_argument("--set-status", action="store_true", help=f"GitHub: set the commit status {forge.STATUS_CONTEXT}")
+    p.add_argument("--record", action="store_true", help="write the request records (or the refusal) as notes")
+    p.add_argument("--sign-key", help="the SSH private key that signs the records")
+    p.add_argument("--ref", default="HEAD", help="with --pr: the base, where the approvers are read")
+    p.add_argument("--dir", default=DEFAULT_DIR)
+    p.add_argument("--repo", default=".")
+    p.set_defaults(func=cmd_approval)
+
+    p = sub.add_parser(
+        "doctor", help="the forge's branch protection and approval settings: what is missing (docs/security.md)"
+    )
+    p.add_argument("--forge", choices=forges, required=True)
+    p.add_argument("--branch", default="main")
+    p.set_defaults(func=cmd_doctor)
+
+
+def _reading_parsers(sub) -> None:
+    """history, sla, reply, report: reading the trail."""
     p = sub.add_parser("history", help="the whole life of an account: requested, approved, applied, every change")
     p.add_argument("address", help="the address (or its local part)")
     p.add_argument("--domain", default="khanhhoa.gov.vn")

@@ -12,7 +12,7 @@ from ..model import passwords
 from ..model.addresses import Account
 from .layout import OBJECT_CLASSES, Layout, entry_attributes, new_entry
 from .ldapwire import REPLACE, Pipeline, WireError, add_request, modify_request
-from .plan import UNDELIVERED, Change
+from .plan import UNDELIVERED, Change, pending_token
 
 REMOVING = ("revoke", "drift")
 
@@ -68,6 +68,7 @@ class Issued:
 
     account: Account
     password: str = field(repr=False)
+    token: str = UNDELIVERED  # the pending token the entry carries until delivery is confirmed
 
 
 class DirectoryWriter:
@@ -81,9 +82,9 @@ class DirectoryWriter:
 
     # -- single requests, pipelined -------------------------------------------------------
     @staticmethod
-    def create_request(dn: str, account: Account, password: str) -> tuple[str, bytes]:
+    def create_request(dn: str, account: Account, password: str, token: str = UNDELIVERED) -> tuple[str, bytes]:
         attrs = {"objectClass": OBJECT_CLASSES, **new_entry(account)}
-        attrs.update(userPassword=[password], pwdReset=["TRUE"], govmailResetToken=[UNDELIVERED])
+        attrs.update(userPassword=[password], pwdReset=["TRUE"], govmailResetToken=[token])
         return dn, add_request(dn, attrs)
 
     @staticmethod
@@ -91,9 +92,9 @@ class DirectoryWriter:
         return dn, modify_request(dn, {k: (REPLACE, v) for k, v in entry_attributes(account).items()})
 
     @staticmethod
-    def reset_request(dn: str, password: str) -> tuple[str, bytes]:
+    def reset_request(dn: str, password: str, token: str = UNDELIVERED) -> tuple[str, bytes]:
         changes = {"userPassword": (REPLACE, [password]), "pwdReset": (REPLACE, ["TRUE"])}
-        changes["govmailResetToken"] = (REPLACE, [UNDELIVERED])
+        changes["govmailResetToken"] = (REPLACE, [token])
         return dn, modify_request(dn, changes)
 
     @staticmethod
@@ -177,19 +178,25 @@ def apply(
     carrier: dict[int, int] = {}  # change index → index of the request that carries it
     info_request: dict[str, int] = {}
     sequential: list[int] = []
+    # A revoke is atomic: the revoked account's other changes are written by the revoke itself, after its
+    # archive is verified. A separate update would write govmailState=revoked (the desired state) at once.
+    revoking = {c.address: i for i, c in enumerate(changes) if c.op == "revoke"}
     for index, change in enumerate(changes):
         account = desired.get(change.address)
         cur = current.get(change.address)
         dn = cur["dn"] if cur else writer.layout.dn(change.address)
         if change.op == "create":
-            password = new_password()
-            batch.append((index, writer.create_request(dn, account, password)))
-            passwords_by_index[index] = Issued(account, password)
+            password, token = new_password(), pending_token()
+            batch.append((index, writer.create_request(dn, account, password, token)))
+            passwords_by_index[index] = Issued(account, password, token)
         elif change.op == "reset":
-            password = new_password()
-            batch.append((index, writer.reset_request(dn, password)))
-            passwords_by_index[index] = Issued(account, password)
+            password, token = new_password(), pending_token()
+            batch.append((index, writer.reset_request(dn, password, token)))
+            passwords_by_index[index] = Issued(account, password, token)
         elif change.op in INFO_OPS:
+            if change.address in revoking:
+                carrier[index] = revoking[change.address]
+                continue
             if change.address not in info_request:
                 info_request[change.address] = index
                 batch.append((index, writer.update_request(dn, account)))
@@ -202,9 +209,11 @@ def apply(
             continue
         carrier[index] = index
     answers = writer.run(batch)
-    errors: dict[int, str | None] = {index: answers[carrier[index]] for index in carrier}
+    errors: dict[int, str | None] = {}
     for index in sequential:
         errors[index] = _multi_step(changes[index], desired, current, writer, archives)
+    for index, via in carrier.items():
+        errors[index] = answers[via] if via in answers else errors[via]
     outcomes = [Outcome(changes[i], errors[i] is None, errors[i]) for i in sorted(errors)]
     issued = [item for i, item in passwords_by_index.items() if errors[i] is None]
     return outcomes, issued

@@ -6,13 +6,24 @@ keys as ``Account.as_dict``); an empty list plans against an empty directory.
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 
 from ..model.addresses import Account
 
-# Reset token of an entry whose new password was never delivered (directory.UNDELIVERED).
+# Reset token of an entry whose new password was never delivered (directory.UNDELIVERED). Each issued
+# password carries its own pending token, UNDELIVERED:<nonce>, so the delivery record can name it.
 UNDELIVERED = "!undelivered"
+
+
+def pending_token() -> str:
+    return f"{UNDELIVERED}:{secrets.token_hex(8)}"
+
+
+def is_pending(token: str | None) -> bool:
+    return bool(token) and (token == UNDELIVERED or token.startswith(UNDELIVERED + ":"))
+
 
 # Operation names, in the order a reviewer reads them and an apply runs them.
 OPERATIONS = ("create", "adopt", "update", "move", "reset", "suspend", "restore", "revoke", "drift")
@@ -74,7 +85,10 @@ def _new(want: dict, unmanaged: dict[str, str]) -> list[Change]:
     """An account the directory does not manage yet: adopt what holds the address, else create."""
     if want["address"] in unmanaged:
         return [_change("adopt", want, changes={"dn": [unmanaged[want["address"]], None]})]
-    return [] if want["status"] == "revoked" else [_change("create", want)]
+    if want["status"] == "revoked":
+        return []
+    # Every alias a new entry brings is shown to the reviewer, not only its address.
+    return [_change("create", want, changes={"aliases": [[], sorted(want["aliases"])]} if want["aliases"] else {})]
 
 
 def _existing(want: dict, cur: dict) -> list[Change]:
@@ -100,7 +114,7 @@ def _existing(want: dict, cur: dict) -> list[Change]:
     if diff:
         out.append(_change("update", want, changes=diff))
     token_changed = want.get("reset") and want.get("reset") != cur.get("reset")
-    if want["status"] == "active" and (cur.get("reset") == UNDELIVERED or token_changed):
+    if want["status"] == "active" and (is_pending(cur.get("reset")) or token_changed):
         out.append(_change("reset", want, changes={"reset": [cur.get("reset"), want.get("reset")]}))
     op = _state_op(cur.get("status", "active"), want["status"])
     if op:

@@ -8,9 +8,10 @@ from .plan import OPERATIONS, Change, summary
 
 
 def _what(change: Change) -> str:
-    if not change.changes:
-        return change.status if change.op == "create" else ""
-    return "; ".join(f"{k}: {before!r} → {after!r}" for k, (before, after) in change.changes.items())
+    details = "; ".join(f"{k}: {before!r} → {after!r}" for k, (before, after) in change.changes.items())
+    if change.op == "create":
+        return "; ".join(p for p in (change.status, details) if p)
+    return details
 
 
 def plan_text(changes: list[Change]) -> str:
@@ -26,7 +27,13 @@ def plan_text(changes: list[Change]) -> str:
 
 
 def _cell(value: object) -> str:
-    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+    """A table cell showing what a unit wrote as inert text: in a code span, where Markdown, links,
+    mentions, HTML and autolinks do nothing. Backticks cannot close the span (each becomes ʼ) and a
+    pipe cannot end the cell."""
+    text = " ".join(str(value if value is not None else "").split())
+    if not text:
+        return ""
+    return "`" + text.replace("`", "ʼ").replace("|", "\\|") + "`"
 
 
 def plan_markdown(changes: list[Change]) -> str:
@@ -42,13 +49,14 @@ def plan_markdown(changes: list[Change]) -> str:
         row[c.op] = row.get(c.op, 0) + 1
     out += ["| unit | " + " | ".join(ops) + " |", "|---|" + "---:|" * len(ops)]
     out += [
-        f"| {org} | " + " | ".join(str(row.get(op, "")) for op in ops) + " |" for org, row in sorted(per_org.items())
+        f"| {_cell(org)} | " + " | ".join(str(row.get(op, "")) for op in ops) + " |"
+        for org, row in sorted(per_org.items())
     ]
     out += ["", "| operation | address | kind | unit | name | details |", "|---|---|---|---|---|---|"]
     for c in changes:
         unit = "/".join(p for p in (c.org, c.unit) if p)
-        cells = (c.op, f"`{c.address}`", c.kind, unit, c.name, _what(c))
-        out.append("| " + " | ".join(_cell(v) for v in cells) + " |")
+        cells = [c.op, _cell(c.address), c.kind, _cell(unit), _cell(c.name), _cell(_what(c))]  # op, kind: the engine's
+        out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
 

@@ -21,7 +21,7 @@ from .delivery import PASSWORD_URL, recipients, send_smtp, write_age
 from .layout import Layout, read_managed, read_unmanaged
 from .ldap_client import LdapError, connect
 from .ldapwire import Pipeline, WireError
-from .plan import plan, summary
+from .plan import is_pending, plan, summary
 
 REPORT_FORMAT = "govmail-apply/1"
 
@@ -36,6 +36,14 @@ class Delivery:
     age_recipients: list[str] = field(default_factory=list)
     age_dir: str | None = None
     web_url: str = PASSWORD_URL
+    # Which pending tokens a channel took (JSON lines, no password): a rerun after a crash between
+    # delivery and clearing the tokens recognises them instead of issuing new passwords.
+    record_path: str | None = None
+
+    def record(self, report_path: str | None) -> Path | None:
+        if self.record_path:
+            return Path(self.record_path)
+        return Path(report_path).parent / "delivered.jsonl" if report_path else None
 
     @property
     def configured(self) -> bool:
@@ -100,11 +108,17 @@ def converge(
     """Plan and (unless check_mode) apply. Returns the apply report (never a password in it)."""
     started = _now()
     tree, desired = load_for_apply(accounts_dir)
+    delivery = delivery or Delivery()
     wire, layout, current, unmanaged = read_directory(ldap)
     try:
+        recovered, recovery_errors = _recover(
+            current, desired, delivery.record(report_path), wire=wire, layout=layout, check_mode=check_mode
+        )
+        reused = reuse_problems(desired, current)
+        if reused:
+            raise InvalidTree(reused)
         changes = plan(desired, current, unmanaged)
         (guards or Guards()).check(changes, current, remove_drift)
-        delivery = delivery or Delivery()
         needs_passwords = any(c.op in ("create", "reset") for c in changes)
         if needs_passwords and not check_mode and not delivery.configured:
             raise ValueError(
@@ -120,6 +134,8 @@ def converge(
             "summary": summary(changes),
             "archives": [a for a in (archives or []) if a.get("address")],
             "notified": [],
+            "recovered": recovered,
+            "token_errors": recovery_errors,
         }
         if check_mode:
             report["changes"] = [
@@ -147,10 +163,34 @@ def converge(
     finally:
         wire.close()
     report["finished"] = _now()
-    report["failed"] = sum(1 for c in report["changes"] if c["result"] == "failed")
+    # Every write counts: a pending token that could not be cleared fails the run like a refused change.
+    report["failed"] = sum(1 for c in report["changes"] if c["result"] == "failed") + len(report["token_errors"])
     if report_path:
         write_report(report_path, report)
     return report
+
+
+def reuse_problems(desired, current: list[dict]) -> list[Problem]:
+    """The directory's own memory of issued addresses: an address or alias held by another entry there,
+    revoked ones included, is never given to someone else (Postfix would route it, and let them send as it)."""
+    held: dict[str, str] = {}
+    for entry in current:
+        for address in [entry["address"], *(entry.get("aliases") or [])]:
+            held.setdefault(address, entry["address"])
+    problems = []
+    for account in desired:
+        for field_name, address in [("address", account.address)] + [("aliases", a) for a in account.aliases]:
+            owner = held.get(address)
+            if owner and owner != account.address:
+                problems.append(
+                    Problem(
+                        account.file or "?",
+                        account.line or 0,
+                        field_name,
+                        f"{address} is held in the directory by {owner}; an issued address is never reused",
+                    )
+                )
+    return problems
 
 
 def _apply(report, changes, *, tree, desired, current, wire, layout, ldap, delivery, remove_drift, report_path) -> None:
@@ -173,14 +213,21 @@ def _apply(report, changes, *, tree, desired, current, wire, layout, ldap, deliv
             for c in changes
             if c.op == "drift" and not remove_drift
         ]
-        report["notified"] = _deliver(issued, tree, desired, have, writer, delivery=delivery, report_path=report_path)
+        report["notified"], errors = _deliver(
+            issued, tree, desired, have, writer, delivery=delivery, report_path=report_path
+        )
+        report["token_errors"] += errors
     finally:
         conn.unbind()
 
 
-def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_path) -> list[dict]:
+def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_path) -> tuple[list[dict], list[str]]:
+    """Send the passwords; record which pending tokens were delivered; then clear those tokens.
+
+    Returns what was sent where, and the token writes that failed (they fail the run).
+    """
     if not issued:
-        return []
+        return [], []
     # A unit mailbox can receive the message only if it already exists and is active.
     live = {a.address for a in desired if a.status == "active" and have.get(a.address, {}).get("status") == "active"}
     batches = recipients(issued, tree, live)
@@ -203,15 +250,68 @@ def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_
             delivered.update(addresses)
         except Exception as exc:  # a failed channel leaves the token pending: the next run re-issues
             notified.append({"channel": "age", "to": str(path), "accounts": addresses, "error": str(exc)})
-    # A token left pending (not delivered, or this write failing) makes the next run issue a fresh one.
-    writer.run(
+    # The record first: if the directory dies before the tokens are cleared, the next run reads it and
+    # clears them instead of issuing fresh passwords (which would void the ones the units hold).
+    done = [item for item in issued if item.account.address in delivered]
+    _append_record(delivery.record(report_path), done)
+    # A token left pending (not delivered) makes the next run issue a fresh one.
+    answers = writer.run(
         [
             (item.account.address, writer.token_request(writer.layout.dn(item.account.address), item.account.reset))
-            for item in issued
-            if item.account.address in delivered
+            for item in done
         ]
     )
-    return notified
+    return notified, [f"clear the pending token of {key}: {error}" for key, error in answers.items() if error]
+
+
+def _append_record(path: Path | None, done) -> None:
+    if path is None or not done:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    at = _now()
+    lines = "".join(json.dumps({"address": i.account.address, "token": i.token, "at": at}) + "\n" for i in done)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, lines.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_record(path: Path | None) -> set[tuple[str, str]]:
+    if path is None or not path.exists():
+        return set()
+    out = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            item = json.loads(line)
+            out.add((str(item["address"]), str(item["token"])))
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line after a crash: that delivery is not confirmed
+    return out
+
+
+def _recover(current, desired, record: Path | None, *, wire, layout, check_mode) -> tuple[list[str], list[str]]:
+    """Clear the pending tokens whose passwords the record shows delivered (a crash came between).
+
+    ``current`` is updated in place so the plan sees them cleared; returns (recovered, failed writes).
+    """
+    delivered = _read_record(record)
+    if not delivered:
+        return [], []
+    want = {a.address: a.reset for a in desired}
+    found = [c for c in current if is_pending(c.get("reset")) and (c["address"], c["reset"]) in delivered]
+    if not found:
+        return [], []
+    errors: dict[str, str | None] = {}
+    if not check_mode:
+        writer = DirectoryWriter(None, layout, wire)
+        errors = writer.run([(c["address"], writer.token_request(c["dn"], want.get(c["address"]))) for c in found])
+    for c in found:
+        if not errors.get(c["address"]):
+            c["reset"] = want.get(c["address"])
+    failed = [f"clear the delivered token of {a}: {e}" for a, e in errors.items() if e]
+    return sorted(c["address"] for c in found if not errors.get(c["address"])), failed
 
 
 def followups(report: dict) -> dict[str, list[str]]:

@@ -25,6 +25,9 @@ class Province:
     system_accounts: list[dict]
     communes: dict[str, list[str]] | None  # kind → names, when a reference list is configured
     source: Source
+    # Addresses the approvers allow outside Article 5's forms (e.g. an imported mailbox): validate --base
+    # refuses any other hand-written address or alias that is not of its holder's form.
+    approved_addresses: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -164,6 +164,12 @@ PROVINCE = {
             "items": {"type": "string", "pattern": "^[a-z0-9]+(\\.[a-z0-9]+)*$"},
             "description": "Local parts never issued to anyone.",
         },
+        "approved_addresses": {
+            "type": "array",
+            "uniqueItems": True,
+            "items": {"type": "string", "format": "email", "maxLength": 254},
+            "description": "Addresses the approvers allow a unit to hold outside Article 5's forms.",
+        },
         "communes": {
             "type": "string",
             "minLength": 1,

@@ -151,6 +151,7 @@ def _province(src: Source) -> tuple[Province | None, list[Problem]]:
         province_code=data["province_code"],
         approvers=list(data["approvers"]),
         reserved=list(data.get("reserved", [])),
+        approved_addresses=list(data.get("approved_addresses", [])),
         system_accounts=list(data.get("system_accounts", [])),
         communes=communes,
         source=src,

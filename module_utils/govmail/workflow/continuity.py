@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..model.names import InvalidName, person_base
 from ..model.orgs import Tree
 from ..model.problems import Problem
 from ..model.yamlsource import parse
 from .gitlog import Git
 
 
-def _issued(git: Git, rev: str, under: str) -> dict[str, tuple[str, int, str, str]]:
-    """address → (path, line, name, status) of every person address and alias at ``rev``."""
+def _issued(git: Git, rev: str, under: str) -> dict[str, tuple[str, int, str, str, str]]:
+    """address → (path, line, name, status, owner) of every person address and alias at ``rev``; the
+    owner is the address of the entry holding it (an entry's address never changes)."""
     out = {}
     for path, blob in git.files(rev, under).items():
         if not path.endswith(".yaml") or path.endswith("province.yaml"):
@@ -28,10 +30,54 @@ def _issued(git: Git, rev: str, under: str) -> dict[str, tuple[str, int, str, st
                 continue
             name, status = str(person.get("name", "?")), str(person.get("status", "active"))
             line = src.line_of(("people", index))
-            for address in [person.get("address"), *(person.get("aliases") or [])]:
+            owner = person.get("address")
+            for address in [owner, *(person.get("aliases") or [])]:
                 if isinstance(address, str):
-                    out.setdefault(address, (path, line, name, status))
+                    out.setdefault(address, (path, line, name, status, str(owner)))
     return out
+
+
+def _article5_base(person) -> str | None:
+    """The base R5.2 builds ``person``'s addresses from; None when the name has none (the rules say why)."""
+    try:
+        return person_base(person.name, person.given_name)
+    except InvalidName:
+        return None
+
+
+def _of_the_form(address: str, base: str, org_id: str, domain: str) -> bool:
+    """R5.2's candidates: ``base@``, ``base.<org>@`` and ``base<N>.<org>@`` (N ≥ 2)."""
+    local, _, at = address.partition("@")
+    if at != domain:
+        return False
+    if local == base:
+        return True
+    stem, dot, suffix = local.rpartition(".")
+    number = stem[len(base) :]
+    return bool(dot) and suffix == org_id and stem.startswith(base) and (number == "" or number.isdigit())
+
+
+def _new_claims(tree: Tree, before: dict, now: dict) -> list[Problem]:
+    """Squatting: an address or alias a change adds must have the Article 5 form of its holder in the
+    writing unit, or be in the list the approvers keep (province.yaml ``approved_addresses``)."""
+    approved = set(tree.province.approved_addresses)
+    problems = []
+    for address, (src, person, org, fpath) in sorted(now.items()):
+        if address in before or address in approved:
+            continue
+        base = _article5_base(person)
+        if base is None:
+            continue
+        if not _of_the_form(address, base, org.id, tree.province.domain):
+            problems.append(
+                src.problem(
+                    fpath,
+                    f"{address} is not an Article 5 address of {person.name} in {org.id} (R5.2: {base}@,"
+                    f" {base}.{org.id}@, {base}2.{org.id}@ …); another body's or unit's address needs the"
+                    " approvers (province.yaml approved_addresses)",
+                )
+            )
+    return problems
 
 
 def check_against(tree: Tree, base: str) -> list[Problem]:
@@ -45,11 +91,12 @@ def check_against(tree: Tree, base: str) -> list[Problem]:
     now: dict[str, tuple] = {}
     for org in tree.orgs:
         for person in org.people:
-            for address in [person.address, *person.aliases]:
-                if address:
-                    now[address] = (org.source, person)
+            if person.address:
+                now[person.address] = (org.source, person, org, (*person.fpath, "address"))
+            for index, alias in enumerate(person.aliases):
+                now.setdefault(alias, (org.source, person, org, (*person.fpath, "aliases", index)))
     problems = []
-    for address, (path, line, name, status) in sorted(before.items()):
+    for address, (path, line, name, status, owner) in sorted(before.items()):
         where = f"{path} (at {base})"
         if address not in now:
             problems.append(
@@ -61,13 +108,22 @@ def check_against(tree: Tree, base: str) -> list[Problem]:
                     " change (set status: revoked; keep an old address under aliases)",
                 )
             )
-        elif status == "revoked":
-            src, person = now[address]
-            if person.address == address and person.status != "revoked":
-                problems.append(
-                    src.problem(
-                        (*person.fpath, "status"),
-                        f"{address} was revoked at {base}; a revoked address is never brought back",
-                    )
+            continue
+        src, person, _, fpath = now[address]
+        if owner not in (person.address, *person.aliases):  # the same entry keeps its first address
+            # Issued to one entry, now held by another (as its address or an alias): never reused.
+            problems.append(
+                src.problem(
+                    fpath,
+                    f"{address} was issued to {name} ({owner}) at {base}; an issued address is never given to"
+                    " anyone else",
                 )
-    return problems
+            )
+        elif status == "revoked" and person.status != "revoked":
+            problems.append(
+                src.problem(
+                    (*person.fpath, "status"),
+                    f"{address} was revoked at {base}; a revoked address is never brought back",
+                )
+            )
+    return problems + _new_claims(tree, before, now)

@@ -107,13 +107,18 @@ class Git:
     def _blob_uncached(self, blob_id: str) -> str:
         return self.run("cat-file", "blob", blob_id)
 
-    def changed(self, base: str, head: str, under: str) -> list[tuple[str, list[str]]]:
-        """(status letter(s), paths) of every file under ``under`` that differs between two revisions."""
-        out = self.run("diff", "--name-status", "-M", base, head, "--", under)
-        rows = []
-        for line in out.splitlines():
-            status, *paths = line.split("\t")
-            rows.append((status, paths))
+    def changed(self, base: str, head: str, under: str | None = None) -> list[tuple[str, list[str]]]:
+        """(status letter(s), paths) of every file (under ``under``, else anywhere) that differs between two
+        revisions. Paths are read NUL-separated, so no name can be quoted, split or confused."""
+        spec = [under] if under else []
+        out = self.run("diff", "--name-status", "-z", "--no-ext-diff", "-M", base, head, "--", *spec)
+        fields = out.split("\0")
+        rows, i = [], 0
+        while i < len(fields) and fields[i]:
+            status = fields[i]
+            count = 2 if status[:1] in ("R", "C") else 1
+            rows.append((status, fields[i + 1 : i + 1 + count]))
+            i += 1 + count
         return rows
 
     def is_ancestor(self, older: str, newer: str) -> bool:

@@ -1,10 +1,12 @@
 """Who may change what: one unit cannot request for another (R10.5), only TTCĐS changes everything (R7.1).
 
-A change (``base...head``) is within the author's scope when every account file it touches is
-owned by the author at the base revision (its ``owners:``), or the author is an approver
-(``approvers:`` of ``province.yaml`` at the base). ``province.yaml``, new unit files and
-deleted unit files are for approvers only. Ownership is read at the base, so a change cannot
-grant itself the right to change a file.
+A change (``base...head``) is within the author's scope when every file it touches, anywhere in
+the repository, is a unit file under ``accounts/`` owned by the author at the base revision (its
+``owners:``), or the author is an approver (``approvers:`` of ``province.yaml`` at the base).
+Everything else — ``province.yaml``, new or deleted unit files, CODEOWNERS, the code (``bin/``,
+``module_utils/``, ``library/``, ``filter_plugins/``), ``roles/``, ``playbooks/``,
+``inventory/``, the CI files, ``data/``, the docs — is for approvers only. Ownership is read at
+the base, so a change cannot grant itself the right to change a file. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -37,20 +39,52 @@ def _data(git: Git, rev: str, path: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+# What each top-level path is, for the refusal message (anything not listed: "a file of the repository").
+WHAT = {
+    "CODEOWNERS": "the code owners",
+    ".github": "the GitHub workflows and settings",
+    ".gitlab-ci.yml": "the GitLab pipeline",
+    ".gitlab": "the GitLab settings",
+    ".govmail": "the audit record's signers",
+    "bin": "the CI and operator scripts",
+    "module_utils": "the engine",
+    "library": "the Ansible modules",
+    "filter_plugins": "the Ansible filters",
+    "roles": "the server roles",
+    "playbooks": "the playbooks",
+    "inventory": "the inventories",
+    "data": "the reference data",
+    "Makefile": "the build",
+    "pyproject.toml": "the Python dependencies",
+    "molecule": "the server tests",
+    "tests": "the tests",
+    "docs": "the documentation",
+}
+
+
+def _what(path: str) -> str:
+    top = path.split("/", 1)[0]
+    return WHAT.get(top, "a file of the repository")
+
+
 def check_scope(
     git: Git, author: str, base: str, *, head: str = "HEAD", accounts: str = "accounts", teams: tuple[str, ...] = ()
 ) -> list[Verdict]:
-    """A verdict for every file the change touches under ``accounts``."""
+    """A verdict for every file the change touches, anywhere in the repository."""
     merge_base = git.run("merge-base", base, head).strip()
     province = _data(git, merge_base, f"{accounts}/province.yaml") or {}
     me = {author.lstrip("@"), *(t.lstrip("@") for t in teams)}
     approvers = {str(a).lstrip("@") for a in province.get("approvers", [])}
     is_approver = bool(me & approvers)
     out = []
-    for status, paths in git.changed(merge_base, head, accounts):
-        for path in paths:
+    prefix = accounts.rstrip("/") + "/"
+    for status, paths in git.changed(merge_base, head):
+        for path in dict.fromkeys(paths):
             if is_approver:
                 out.append(Verdict(path, True, f"{author} is an approver"))
+                continue
+            if not path.startswith(prefix):
+                out.append(Verdict(path, False, f"{_what(path)}: only the approvers (TTCĐS) change it"))
                 continue
             if path == f"{accounts}/province.yaml":
                 out.append(Verdict(path, False, "only the approvers (TTCĐS) change province.yaml"))
