@@ -118,17 +118,19 @@ class Probe:
     def submission(self) -> Check:
         where = f"{self.t.host}:{self.t.submission_port}"
         try:
-            with smtplib.SMTP(timeout=self.t.timeout) as client:
-                code, banner = client.connect(self.t.host, self.t.submission_port)
-                client.ehlo("status.govmail.invalid")
+            # The constructor reads the banner (anything but 220 raises) and keeps the host for STARTTLS.
+            with smtplib.SMTP(self.t.host, self.t.submission_port, "status.govmail.invalid", self.t.timeout) as client:
                 client.starttls(context=self.context)
                 self._cert("submission", client.sock)
-                client.ehlo("status.govmail.invalid")
+                code, reply = client.ehlo("status.govmail.invalid")
                 auth = client.has_extn("auth")
         except (OSError, smtplib.SMTPException) as exc:
             return Check("submission", False, f"{where}: {exc or type(exc).__name__}")
-        ok = code == 220 and auth
-        return Check("submission", ok, f"{where}: {code} {banner.decode(errors='replace')}, STARTTLS, AUTH {auth}")
+        greeting = reply.decode(errors="replace").splitlines()[0]
+        ok = code == 250 and auth
+        return Check(
+            "submission", ok, f"{where}: 220, STARTTLS, EHLO {code} {greeting}, AUTH {'offered' if auth else 'MISSING'}"
+        )
 
     def imap(self) -> Check:
         where = f"{self.t.host}:{self.t.imaps_port}"
@@ -235,9 +237,13 @@ class Probe:
 
     def run(self) -> list[Check]:
         socket.setdefaulttimeout(self.t.timeout)
-        checks = [self.smtp(), self.submission(), self.imap(), self.ldap()]
-        checks.append(self.certificates())  # after every handshake
-        checks += [self.queue(), self.backup()]
+        steps = [self.smtp, self.submission, self.imap, self.ldap, self.certificates, self.queue, self.backup]
         if self.t.dovecot_metrics:
-            checks.append(self.dovecot_metrics())
+            steps.append(self.dovecot_metrics)
+        checks = []
+        for step in steps:  # certificates after every handshake
+            try:
+                checks.append(step())
+            except Exception as exc:
+                checks.append(Check(step.__name__.replace("_", "-"), False, f"{type(exc).__name__}: {exc}"))
         return checks
