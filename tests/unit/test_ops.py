@@ -208,7 +208,7 @@ def test_outage_notice_goes_out_in_batches_and_is_logged_once(tmp_path: Path) ->
         assert len(sink.messages) == 5
         msg = sink.messages[0]
         assert msg["From"] == "hotro@khanhhoa.gov.vn"
-        assert "22 giờ 00 ngày 05/12/2026" in msg["Subject"]
+        assert msg["Subject"] == "Thông báo tạm ngừng dịch vụ thư điện tử công vụ từ 22 giờ 00 ngày 05/12/2026"
         body = msg.get_content()
         assert "dự kiến khôi phục dịch vụ: 02 giờ 30 ngày 06/12/2026" in body and "nâng cấp máy chủ" in body
         assert [r["batch"] for r in results] == [1, 1, 2, 2, 3]
