@@ -9,15 +9,15 @@ module: govmail_accounts
 short_description: Converge every official mail account declared in the account files into OpenLDAP
 description:
   - Reads the account files (C(accounts/)), validates them, reads the govmail-managed part of the
-    directory once (paged search), computes a plan and only then writes: create, update, move,
-    reset, suspend, restore and revoke (regulation Articles 5-8).
+    directory once (paged search), computes a plan and only then writes (create, adopt, update, move,
+    reset, suspend, restore and revoke; regulation Articles 5-8).
   - Only entries with C(govmailManaged=TRUE) are ever changed. Entries no file declares are
     reported as drift and left alone unless O(remove_drift=true).
   - Initial passwords (R6.1, R6.2) are generated here, sent to the directory in clear over the
     protected connection (slapd hashes them), and delivered to the unit's mailbox by SMTP and/or
     to the operator as an age-encrypted file. They never appear in the result, the report or logs.
   - A revoke needs a verified mailbox archive (see M(govmail_mailbox)) listed in O(archives).
-  - Runs on the controller (C(delegate_to: localhost)) or any host with the Python requirements.
+  - "Runs on the controller (C(delegate_to: localhost)) or any host with the Python requirements."
 version_added: "0.1.0"
 author: govmail maintainers
 requirements: [ldap3, pyyaml, jsonschema, unidecode]

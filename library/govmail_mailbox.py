@@ -10,7 +10,7 @@ short_description: Archive official mailboxes (verified) and cut IMAP sessions o
 description:
   - Runs on the Dovecot host. For each address in O(archive), writes a dated C(.tar.gz) of the
     mailbox (through C(doveadm backup) while the account resolves, else from the maildir), re-reads
-    it, compares it file by file with the copy, and records its SHA-256 beside it (R8.2d: nothing
+    it, compares it file by file with the copy, and records its SHA-256 beside it (R8.2d; nothing
     is revoked without a verified archive).
   - For each address in O(kick), flushes Dovecot's authentication cache and cuts open sessions, so a
     suspension, reset or revocation takes effect at once (R8.1).

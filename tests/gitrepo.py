@@ -11,6 +11,7 @@ PEOPLE = {
     "ttcds": ("Lê Văn Duyệt", "ttcds@khanhhoa.gov.vn"),
     "skhcn-it": ("Phạm Quốc Huy", "skhcn@khanhhoa.gov.vn"),
     "syt-tccb": ("Trần Thị Hoa", "syt@khanhhoa.gov.vn"),
+    "github": ("GitHub", "noreply@github.com"),  # the committer of GitHub's merge button
 }
 
 

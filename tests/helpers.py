@@ -56,3 +56,13 @@ def local_inventory(path: Path, ldap: dict, **extra_vars) -> Path:
     }
     path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
     return path
+
+
+def spy_cli(folder: Path, real: str) -> tuple[Path, Path]:
+    """A stand-in for the govmail command that records every argv and environment it is started with
+    (what `ps` and /proc show), then runs the real command."""
+    record = folder / "spy.log"
+    script = folder / "govmail-spy"
+    script.write_text(f'#!/bin/sh\n{{ printf "%s\\n" "$@"; env; }} >> "{record}"\nexec "{real}" "$@"\n')
+    script.chmod(0o755)
+    return script, record

@@ -19,7 +19,9 @@ import urllib.parse
 from pathlib import Path
 
 import jinja2
+import pwcheck
 import yaml
+from ldap3 import EXTERNAL, MODIFY_REPLACE, SASL, Connection, Server
 
 REPO = Path(__file__).resolve().parent.parent
 ROLE = REPO / "roles" / "slapd"
@@ -57,8 +59,11 @@ def _ldif_attrs(name: str, values: dict) -> str:
 class ThrowawaySlapd:
     """``with ThrowawaySlapd() as ldap:`` — a running slapd; ``ldap.uri``, ``ldap.provisioner`` …"""
 
-    def __init__(self, suffix: str = SUFFIX, password_hash: str = "{SSHA}", ppolicy: bool = True):
+    def __init__(
+        self, suffix: str = SUFFIX, password_hash: str = "{SSHA}", ppolicy: bool = True, policy_overrides=None
+    ):
         self.suffix = suffix
+        self.policy_overrides = policy_overrides or {}  # {"default": {"pwdMinAge": 0}}: a test's own policy
         self.password_hash = password_hash
         self.ppolicy = ppolicy
         self.dir = Path(tempfile.mkdtemp(prefix="govmail-slapd-"))
@@ -69,6 +74,8 @@ class ThrowawaySlapd:
         ctx = _role_context(suffix)
         self.provisioner = (ctx["slapd__provisioner_dn"], secrets.token_urlsafe(24))
         self.mailserver = (ctx["slapd__mailserver_dn"], secrets.token_urlsafe(24))
+        # The role's timing decoy for the password page (its password is hashed once slapd runs).
+        self.decoy = (f"cn=decoy,{ctx['slapd__services_dn']}", secrets.token_urlsafe(24))
         self.ctx = ctx
         self.process: subprocess.Popen | None = None
 
@@ -159,10 +166,15 @@ olcOverlay: {1}unique
         if self.ppolicy:
             defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
             for name, key in (("default", "slapd__ppolicy_default"), ("services", "slapd__ppolicy_services")):
+                attrs = dict(defaults[key])
                 out += f"dn: cn={name},{ctx['slapd__policies_dn']}\nobjectClass: organizationalRole\n"
+                if "pwdCheckModule" in attrs:  # the role's R6.2 module, built from its source
+                    attrs["pwdCheckModule"] = str(pwcheck.build())
+                    out += "objectClass: pwdPolicyChecker\n"
+                attrs.update(self.policy_overrides.get(name, {}))
                 out += f"objectClass: pwdPolicy\ncn: {name}\npwdAttribute: userPassword\n"
-                out += _ldif_attrs(name, defaults[key]) + "\n"
-        for dn, password in (self.provisioner, self.mailserver):
+                out += _ldif_attrs(name, attrs) + "\n"
+        for dn, password in (self.provisioner, self.mailserver, self.decoy):
             cn = dn.split(",")[0].split("=")[1]
             out += f"dn: {dn}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: {cn}\n"
             out += f"userPassword: {password}\n"
@@ -193,6 +205,7 @@ olcOverlay: {1}unique
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    self._hash_decoy()
                     return self
             except OSError:
                 if self.process.poll() is not None:
@@ -201,6 +214,14 @@ olcOverlay: {1}unique
                     ) from None
                 time.sleep(0.05)
         raise RuntimeError("slapd did not start listening")
+
+    def _hash_decoy(self) -> None:
+        """Set the decoy's password through slapd, so it is hashed as the role's (olcPasswordHash)."""
+        conn = Connection(Server(self.ldapi), authentication=SASL, sasl_mechanism=EXTERNAL, sasl_credentials="")
+        with conn:
+            ok = conn.modify(self.decoy[0], {"userPassword": [(MODIFY_REPLACE, [secrets.token_urlsafe(24)])]})
+            if not ok:
+                raise RuntimeError(f"decoy password: {conn.result}")
 
     def kill(self) -> None:
         """Stop the server abruptly (SIGKILL), as a crash would."""

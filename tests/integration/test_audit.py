@@ -185,7 +185,7 @@ def test_history_of_a_person_created_by_merge_moved_to_another_file(story, capsy
         f"  requested 2026-02-12 15:30 by Phạm Quốc Huy <skhcn@khanhhoa.gov.vn> in {ids['mai-req'][:10]} "
         "(Đề nghị tạo tài khoản Trần Thị Mai)",
         f"  merged 2026-02-24 09:00 by Lê Văn Duyệt in {ids['mai'][:10]}",
-        f"  applied 2026-02-27T03:00:00Z (ok) at {ids['mai'][:10]}",
+        f"  applied 2026-02-27 10:00 (ok) at {ids['mai'][:10]}",
         "move, update: org: 'skhcn' → 'syt'; title: 'Chuyên viên' → 'Phó Trưởng phòng'",
     ]
 

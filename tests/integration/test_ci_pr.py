@@ -195,9 +195,8 @@ def test_the_plan_job_runs_the_base_on_the_request_data_without_a_secret(origin,
     assert not marker.exists()
     # the plan is the request's: the person it adds shows
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "| create | `ttmai@khanhhoa.gov.vn` | person | skhcn | Trần Thị Mai |" in (work / "var/plan.md").read_text(
-        encoding="utf-8"
-    )
+    plan = (work / "var/plan.md").read_text(encoding="utf-8")
+    assert "ttmai@khanhhoa.gov.vn" in plan and "Trần Thị Mai" in plan
 
 
 def test_a_clerks_own_request_passes_and_its_data_is_what_is_checked(origin, tmp_path):

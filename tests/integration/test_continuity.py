@@ -141,3 +141,110 @@ def test_the_article5_forms_of_the_writer_pass_and_the_approvers_list_allows_oth
     assert code == 1 and len([e for e in err if "is not an Article 5 address" in e]) == 1
     repo.commit("approved", {"accounts/province.yaml": PROVINCE + "approved_addresses: [tinhuy@khanhhoa.gov.vn]\n"})
     assert _validate(repo, capsys) == (0, [])
+
+
+UNITS = """\
+org: {id: skhcn, name: Sở Khoa học và Công nghệ, kind: province_body, owners: [skhcn-it]}
+units:
+  - {id: ppc, name: Phòng Pháp chế}
+  - {id: vp, name: Văn phòng, status: revoked, reason: other sáp nhập, since: "2026-01-02"}
+people:
+  - {name: Nguyễn Văn Bình, title: CV, unit: ppc, address: nvbinh@khanhhoa.gov.vn}
+"""
+COMMUNE = "org: {id: tubong, name: Tu Bông, kind: commune, owners: [tb]}\n"
+
+
+@pytest.fixture
+def units(tmp_path):
+    repo = Repo(tmp_path / "units")
+    repo.commit(
+        "start",
+        {"accounts/province.yaml": PROVINCE, "accounts/skhcn.yaml": UNITS, "accounts/tubong.yaml": COMMUNE},
+    )
+    repo.branch("change")
+    return repo
+
+
+def test_renaming_a_sub_unit_loses_its_issued_mailbox_and_is_refused(units, capsys):
+    """Issue 11 §1: ppc → phc drops ppc.skhcn@; validate --base must say so."""
+    renamed = UNITS.replace("{id: ppc, name: Phòng Pháp chế}", "{id: phc, name: Phòng Pháp chế}").replace(
+        "unit: ppc", "unit: phc"
+    )
+    units.commit("rename", {"accounts/skhcn.yaml": renamed})
+    code, err = _validate(units, capsys)
+    assert code == 1
+    assert err[0] == (
+        "accounts/skhcn.yaml (at main):3: id: ppc.skhcn@khanhhoa.gov.vn (unit Phòng Pháp chế) was issued and is"
+        " gone: a unit's or body's mailbox is its address, so a unit is never renamed or deleted; set its status:"
+        " revoked and declare the new unit beside it"
+    )
+
+
+def test_deleting_a_committed_unit_a_unit_file_or_a_body_is_refused(units, capsys):
+    units.commit("delete a unit", {"accounts/skhcn.yaml": UNITS.replace("  - {id: ppc, name: Phòng Pháp chế}\n", "")
+                                   .replace(", unit: ppc", "")})  # fmt: skip
+    units.git("rm", "-q", "accounts/tubong.yaml")
+    units.commit("delete a commune")
+    code, err = _validate(units, capsys)
+    assert code == 1
+    gone = sorted(line.split(": ")[2].split(" ")[0] for line in err if "was issued and is gone" in line)
+    assert gone == [
+        "dutubong@khanhhoa.gov.vn",
+        "hdndtubong@khanhhoa.gov.vn",
+        "ppc.skhcn@khanhhoa.gov.vn",
+        "ubndtubong@khanhhoa.gov.vn",
+    ]
+
+
+def test_a_body_dropped_from_bodies_or_a_mailbox_switched_off_is_refused(units, capsys):
+    units.commit(
+        "fewer bodies",
+        {
+            "accounts/tubong.yaml": COMMUNE.replace("owners: [tb]", "owners: [tb], bodies: [ubnd]"),
+            "accounts/skhcn.yaml": UNITS.replace(
+                "{id: ppc, name: Phòng Pháp chế}", "{id: ppc, name: P, mailbox: false}"
+            ),
+        },
+    )
+    code, err = _validate(units, capsys)
+    assert code == 1
+    assert sorted(line.split(": ")[2].split(" ")[0] for line in err if "was issued" in line) == [
+        "dutubong@khanhhoa.gov.vn",
+        "hdndtubong@khanhhoa.gov.vn",
+        "ppc.skhcn@khanhhoa.gov.vn",
+    ]
+
+
+def test_a_revoked_unit_mailbox_never_comes_back_nor_goes_to_a_person(units, capsys):
+    revived = UNITS.replace(', status: revoked, reason: other sáp nhập, since: "2026-01-02"', "")
+    units.commit("revive", {"accounts/skhcn.yaml": revived})
+    code, err = _validate(units, capsys)
+    assert code == 1
+    assert any(
+        "vp.skhcn@khanhhoa.gov.vn was revoked at main; a revoked address is never brought back" in e for e in err
+    )
+    units.commit("back, and the address to a person", {"accounts/skhcn.yaml": UNITS.replace(
+        "  - {id: vp, name: Văn phòng, status: revoked, reason: other sáp nhập, since: \"2026-01-02\"}\n", ""
+    ).replace("address: nvbinh@khanhhoa.gov.vn", "address: nvbinh@khanhhoa.gov.vn, aliases: [vp.skhcn@khanhhoa.gov.vn]")})  # fmt: skip
+    code, err = _validate(units, capsys)
+    assert code == 1
+    assert any(
+        "vp.skhcn@khanhhoa.gov.vn (unit Văn phòng) was issued at main; an issued address is never given to anyone" in e
+        for e in err
+    )
+
+
+def test_a_kept_unit_tree_with_new_states_passes(units, capsys):
+    units.commit(
+        "suspend a unit, reset a body",
+        {
+            "accounts/skhcn.yaml": UNITS.replace(
+                "{id: ppc, name: Phòng Pháp chế}",
+                '{id: ppc, name: Phòng Pháp chế, status: suspended, reason: requested, since: "2026-02-01"}',
+            ),
+            "accounts/tubong.yaml": COMMUNE.replace(
+                "owners: [tb]", "owners: [tb], bodies: [du, {id: ubnd, reset: x}, hdnd]"
+            ),
+        },
+    )
+    assert _validate(units, capsys) == (0, [])

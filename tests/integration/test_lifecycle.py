@@ -166,9 +166,10 @@ def test_the_daily_playbook_proposes_and_warns(world, ldap, tmp_path):
 
     import yaml
 
-    from helpers import REPO
+    from helpers import REPO, spy_cli
 
     repo, today = world
+    spy, seen = spy_cli(tmp_path, GOVMAIL)
     local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     with SmtpSink() as sink:
         inventory = {
@@ -189,8 +190,8 @@ def test_the_daily_playbook_proposes_and_warns(world, ldap, tmp_path):
         cmd = [
             str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(path),
             str(REPO / "playbooks/lifecycle.yml"), "-e", f"accounts_dir={repo.path / 'accounts'}",
-            "-e", f"govmail_cli={GOVMAIL}", "-e", f"lifecycle_dir={tmp_path / 'lifecycle'}",
-            "-e", f"today={today.isoformat()}",
+            "-e", f"govmail_cli={spy}", "-e", f"lifecycle_dir={tmp_path / 'lifecycle'}",
+            "-e", f"today={today.isoformat()}", "-vvv",
         ]  # fmt: skip
         run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
         assert run.returncode == 0, run.stdout + run.stderr
@@ -200,4 +201,6 @@ def test_the_daily_playbook_proposes_and_warns(world, ldap, tmp_path):
     assert (tmp_path / "lifecycle/pull-request.md").read_text().startswith(f"# Lifecycle proposals of {today}")
     assert repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/lifecycle/") == f"lifecycle/{today}"
     assert "No password expires within the window." in run.stdout
+    # The provisioner password is in no argv or environment of the commands (ps), nor in -vvv output.
+    assert "--bind-pw-file" in seen.read_text() and ldap["bind_pw"] not in seen.read_text()
     assert ldap["bind_pw"] not in run.stdout + run.stderr

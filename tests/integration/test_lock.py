@@ -107,22 +107,25 @@ def test_bad_input_writes_nothing(world, slapd, ldap):
 
 
 def test_the_playbook_locks_kicks_and_commits(world, slapd, ldap, tmp_path):
-    from helpers import REPO, local_inventory
+    from helpers import REPO, local_inventory, spy_cli
 
     repo, fake, log = world
+    spy, seen = spy_cli(tmp_path, GOVMAIL)
     path = local_inventory(tmp_path / "inventory.yml", ldap, govmail_doveadm=str(fake))
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     cmd = [
         str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(path),
         str(REPO / "playbooks/emergency-lock.yml"), "-e", f"address={WHO}",
-        "-e", f"accounts_dir={repo.path / 'accounts'}", "-e", f"govmail_cli={GOVMAIL}",
-        "-e", "reason='compromised gửi thư rác'",
+        "-e", f"accounts_dir={repo.path / 'accounts'}", "-e", f"govmail_cli={spy}",
+        "-e", "reason='compromised gửi thư rác'", "-vvv",
     ]  # fmt: skip
     run = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert attrs(slapd, WHO, "govmailState")["govmailState"] == ["suspended"]
     assert f"kick {WHO}" in log.read_text()
     assert repo.git("log", "-1", "--format=%s") == f"lock: {WHO} (compromised gửi thư rác)"
+    # The provisioner password is in no argv or environment of the command (ps), nor in -vvv output.
+    assert "--bind-pw-file" in seen.read_text() and ldap["bind_pw"] not in seen.read_text()
     assert ldap["bind_pw"] not in run.stdout + run.stderr
     assert converge(str(repo.path / "accounts"), ldap, check_mode=True)["changes"] == []
 

@@ -122,7 +122,12 @@ def test_first_login_forces_a_change_and_weak_passwords_are_refused_with_the_rea
     assert conn.search(f"uid=nvbinh,ou=accounts,{slapd.suffix}", "(objectClass=*)", attributes=["cn"])
     conn.unbind()
 
-    # ppolicy history applies through the page: the previous password cannot come back.
+    # A second change the same day is refused (pwdMinAge: history cannot be cycled away)...
+    browser.get(url)
+    again = _submit(browser, WHO, new, _strong())
+    assert again == "Mật khẩu vừa được đổi. Mỗi ngày chỉ được đổi một lần (trừ lần đổi bắt buộc)."
+    # ...and a day later ppolicy history applies through the page: the previous password cannot come back.
+    backdate(slapd, WHO, dt.date.today() - dt.timedelta(days=2))
     browser.get(url)
     again = _submit(browser, WHO, new, initial)
     assert again == "Mật khẩu mới trùng một mật khẩu đã dùng gần đây. Hãy chọn mật khẩu khác."
@@ -154,6 +159,10 @@ def test_no_enumeration_rate_limit_english_and_csrf(page, browser, account):
     throttled = _submit(browser, WHO, account, _strong())
     assert throttled == "Quá nhiều lần thử. Vui lòng đợi 15 phút rồi thử lại."
     screenshot(browser, "password-page-5-throttled")
+    # Those failures came from this browser's address only: the owner, elsewhere, is not blocked.
+    _, app = page
+    owner_new = _strong()
+    assert app.change(WHO, account, owner_new, owner_new, client="198.51.100.7")[:2] == (True, "done")
 
     # A POST without the form's token (another site's form) is refused before any bind.
     data = urllib.parse.urlencode({"address": WHO, "current": account, "new": _strong(), "confirm": "x"}).encode()

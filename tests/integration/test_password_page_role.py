@@ -4,6 +4,7 @@ serves the page, changes a password against a real slapd, and stops."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 import shutil
@@ -18,7 +19,7 @@ from http.cookiejar import CookieJar
 import jinja2
 import pytest
 import yaml
-from lifecycle_helpers import set_password, user_bind
+from lifecycle_helpers import backdate, set_password, user_bind
 
 from govmail.directory.ldap_client import connect
 from helpers import REPO
@@ -47,6 +48,7 @@ def test_the_role_runs_the_page_from_the_copied_modules(tmp_path, slapd, ldap):
     assert conn.add(f"uid=nvbinh,ou=accounts,{slapd.suffix}", ["inetOrgPerson", "govmailAccount"], attrs)
     conn.unbind()
     current = set_password(slapd, WHO)
+    backdate(slapd, WHO, dt.date.today() - dt.timedelta(days=2))  # past the minimum age (pwdMinAge)
 
     defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
     port = _port()
@@ -66,6 +68,7 @@ def test_the_role_runs_the_page_from_the_copied_modules(tmp_path, slapd, ldap):
         "password_page__ldap_suffix": slapd.suffix,
         "password_page__domain": "khanhhoa.gov.vn",
         "password_page__reader_dn": slapd.mailserver[0],
+        "password_page__decoy_dn": f"cn=decoy,ou=services,{slapd.suffix}",
         "password_page__install_dir": str(install),
         "password_page__config_dir": str(config),
         "password_page__pid_file": str(tmp_path / "page.pid"),

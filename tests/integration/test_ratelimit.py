@@ -79,7 +79,7 @@ def test_the_limit_defers_the_sixth_message_and_the_scan_locks_the_account(daemo
         f"Nov 28 10:{m:02d}:00 mail postfix/submission/smtpd[812]: Q{m}: client=x[10.0.0.5], sasl_method=PLAIN, "
         f"sasl_username={WHO}"
         for m in range(5)
-    ] + [f"Nov 28 10:06:00 mail govmail-ratelimit[5]: {daemon_log.read_text().splitlines()[-1]}"]
+    ] + [f"Nov 28 10:06:00 mail govmail-ratelimit[5]: {daemon_log.read_text().splitlines()[-1].split(': ', 1)[1]}"]
     maillog = tmp_path / "mail.log"
     maillog.write_text("\n".join(lines) + "\n")
 
@@ -102,6 +102,19 @@ def test_the_limit_defers_the_sixth_message_and_the_scan_locks_the_account(daemo
     assert attrs(slapd, WHO, "govmailState")["govmailState"] == ["suspended"]
     subject = repo.git("log", "-1", "--format=%s")
     assert subject.startswith(f"lock: {WHO} (compromised gửi 5 thư trong 60 phút từ 2026-11-28 10:00")
+
+    # An account flagged by the sending limit's refusals alone is reported and locked too (no peak hour).
+    only = tmp_path / "refusals.log"
+    only.write_text("Nov 28 11:00:00 mail govmail-ratelimit[5]: over limit sasl_username=pqhuy@khanhhoa.gov.vn"
+                    " messages=5 recipients=5 window=3600s client=10.0.0.5\n")  # fmt: skip
+    refused = subprocess.run(
+        [GOVMAIL, "abuse", "scan", str(only), "--limit", "4", "--year", "2026", "--lock",
+         "--dir", str(repo.path / "accounts"), "--ldap", ldap["server_uri"]],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert refused.returncode == 3, refused.stderr
+    assert "FLAG pqhuy@khanhhoa.gov.vn: refused 1 time(s) by the sending limit" in refused.stdout
+    assert attrs(slapd, "pqhuy@khanhhoa.gov.vn", "govmailState")["govmailState"] == ["suspended"]
 
     missing = subprocess.run([GOVMAIL, "abuse", "scan", str(tmp_path / "nope.log")], capture_output=True, text=True,
                              check=False)  # fmt: skip

@@ -69,7 +69,7 @@ CASES = [
         "unknown-person-field",
         {F: HEAD + "people:\n  - {name: Lê Văn A, title: CV, email: x}\n"},
         None,
-        f"{F}:3: people[0].email: unknown field (allowed here: address, aliases, given_name, name, reason, reset, since, status, title, unit)",
+        f"{F}:3: people[0].email: unknown field (allowed here: address, aliases, given_name, inactive_reason, name, reason, reset, since, status, title, unit)",
     ),
     (
         "birth-date",
@@ -366,3 +366,33 @@ def test_bad_input_is_reported_exactly_and_nothing_is_written(tmp_path, capsys, 
 
 def test_the_table_is_large_enough():
     assert len(CASES) >= 40
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path, capsys):
+    """Attack: a 1.5 kB file of nested aliases ("billion laughs") that expands into gigabytes."""
+
+    root = tmp_path / "accounts"
+    root.mkdir()
+    (root / "province.yaml").write_text(PROVINCE, encoding="utf-8")
+    levels = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 12)]
+    bomb = "org: {id: skhcn, name: Sở KH, kind: province_body, owners: [x]}\n" + "\n".join(levels) + "\n"
+    assert len(bomb.encode()) < 2000
+    (root / "skhcn.yaml").write_text(bomb, encoding="utf-8")
+    assert main(["validate", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert f"{root / 'skhcn.yaml'}:2: YAML anchors and aliases (&name, *name) are not allowed" in err
+
+
+def test_an_oversized_file_is_refused_without_being_read(tmp_path, capsys):
+
+    from govmail.model.yamlsource import MAX_FILE_BYTES
+
+    root = tmp_path / "accounts"
+    root.mkdir()
+    (root / "province.yaml").write_text(PROVINCE, encoding="utf-8")
+    big = root / "skhcn.yaml"
+    big.write_text("# " + "x" * MAX_FILE_BYTES + "\n", encoding="utf-8")
+    assert main(["validate", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert f"{big}:1: is {big.stat().st_size} bytes; an account file may be at most {MAX_FILE_BYTES} bytes" in err

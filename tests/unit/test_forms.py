@@ -144,6 +144,7 @@ def test_import_makes_the_edits_and_reports_every_unmapped_row(root, tmp_path, m
             "    address: pqhuy@khanhhoa.gov.vn\n", '    address: pqhuy@khanhhoa.gov.vn\n    reset: "2026-11-20"\n'
         )
         .replace("    title: Kế toán\n    unit: ttcds\n", "    title: Phó Giám đốc\n    unit: ppc\n")
+        .replace("{id: ppc, name: Phòng Pháp chế}", '{id: ppc, name: Phòng Pháp chế, reset: "2026-11-20"}')
         .replace(
             "{id: ttcds, name: Trung tâm Chuyển đổi số}",
             "{id: ttcds, name: Trung tâm Chuyển đổi số, status: revoked, "
@@ -157,13 +158,11 @@ def test_import_makes_the_edits_and_reports_every_unmapped_row(root, tmp_path, m
     assert lines == [
         "unit accounts, row 1: unit account 'Phòng Kế hoạch – Tài chính': a new unit is declared with its "
         "abbreviation (R5.1c); add it to units: in the file by hand",
-        "unit accounts, row 3: unit account 'Phòng Pháp chế': 'Cấp lại mật khẩu' for a unit account cannot be made "
-        "from the form; ask TTCĐS",
         "personal accounts, row 5: request 'Xin cấp quyền quản trị' is none of: Tạo mới, Cấp lại mật khẩu, Thu hồi, "
         "Thay đổi thông tin (or Tạm khóa, Khôi phục)",
         "personal accounts, row 6: unit 'Phòng Hành chính' matches no unit file and no unit declared in one",
     ]
-    assert "4 row(s) not mapped" in err
+    assert "3 row(s) not mapped" in err
 
 
 def test_a_form_whose_rows_make_the_tree_invalid_writes_nothing(root, tmp_path, capsys):

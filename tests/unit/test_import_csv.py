@@ -56,3 +56,35 @@ def test_csv_without_the_needed_columns_is_an_error(tmp_path, capsys):
     assert main(["import", "--csv", str(source), "--out", str(tmp_path / "o")]) == 1
     assert "missing ['address', 'name', 'org']" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_org_values_that_would_name_the_province_file_or_no_file_write_nothing(tmp_path, capsys):
+    """Attack: a CSV whose org is `province` (overwrite province.yaml) or `...` (write `.yaml`)."""
+    out = tmp_path / "accounts"
+    out.mkdir()
+    (out / "province.yaml").write_text("domain: khanhhoa.gov.vn\n", encoding="utf-8")
+    source = tmp_path / "export.csv"
+    source.write_text(
+        "address,name,title,org,unit,status\n"
+        "a@khanhhoa.gov.vn,Nguyễn Văn A,CV,province,,\n"
+        "b@khanhhoa.gov.vn,Nguyễn Văn B,CV,...,,\n",
+        encoding="utf-8",
+    )
+    code = main(["import", "--csv", str(source), "--out", str(out), "--force"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{source}:2: org 'province' would write province.yaml, the province's own file" in err
+    assert f"{source}:3: org '...' gives no usable id" in err
+    assert sorted(p.name for p in out.iterdir()) == ["province.yaml"]
+    assert (out / "province.yaml").read_text(encoding="utf-8") == "domain: khanhhoa.gov.vn\n"
+
+
+def test_write_checks_every_file_name_before_writing_anything(tmp_path):
+    import pytest
+
+    from govmail.directory.importer import Imported, write
+
+    result = Imported(files={"skhcn.yaml": "org: {}\n", "province.yaml": "x\n"})
+    with pytest.raises(ValueError, match=r"refusing to write 'province\.yaml'"):
+        write(result, str(tmp_path / "out"), "khanhhoa.gov.vn", "kh")
+    assert not (tmp_path / "out").exists()

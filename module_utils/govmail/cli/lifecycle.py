@@ -63,7 +63,7 @@ def _directory(args, tree):
 
 
 def cmd_lifecycle_scan(args) -> int:
-    today = args.today or dt.date.today()
+    today = args.today or lifecycle.vn_today()
     tree = load_valid(args.dir)
     conn, layout = _directory(args, tree)
     try:
@@ -73,7 +73,8 @@ def cmd_lifecycle_scan(args) -> int:
     try:
         lifecycle.check_base(args.dir, args.base)
         proposed = lifecycle.already_proposed(Git(args.dir), args.base, args.prefix)
-        result = lifecycle.scan(tree, activity, today, proposed, warn_days=args.warn_days)
+        before = lifecycle.proposed_before(Git(args.dir), args.base, args.prefix)
+        result = lifecycle.scan(tree, activity, today, proposed, warn_days=args.warn_days, before=before)
         if args.dry_run:
             proposal = lifecycle.Proposal(None, [], lifecycle.description(result, None), result)
         else:
@@ -82,6 +83,8 @@ def cmd_lifecycle_scan(args) -> int:
         print(f"govmail lifecycle scan: {exc}; nothing was written.", file=sys.stderr)
         return 1
     print(proposal.description)
+    for item, why in result.skipped:
+        print(f"{item.where}: {item.address}: {item.op} skipped: {why}", file=sys.stderr)
     if args.description:
         Path(args.description).parent.mkdir(parents=True, exist_ok=True)
         Path(args.description).write_text(proposal.description, encoding="utf-8")
@@ -99,6 +102,9 @@ def cmd_lifecycle_scan(args) -> int:
                     "revoke": [d.address for d in result.revoke],
                     "warn": [d.address for d in result.warn],
                     "already": [d.address for d in result.already],
+                    "dropped": [d.address for d in result.dropped],
+                    "excused": [d.address for d in result.excused],
+                    "skipped": [{"address": d.address, "where": d.where, "why": why} for d, why in result.skipped],
                 }
             )
         )
@@ -164,7 +170,12 @@ def cmd_password_page(args) -> int:
         trust_proxy=args.behind_tls_proxy,
     )
     host, _, port = args.listen.rpartition(":")
-    server = password_page.make_server(password_page.PasswordPage(config), host, int(port), args.tls_cert, args.tls_key)
+    try:
+        app = password_page.PasswordPage(config)
+    except ValueError as exc:  # no verified TLS to the directory, or no reader: refuse to start
+        print(f"govmail password-page: {exc}", file=sys.stderr)
+        return 1
+    server = password_page.make_server(app, host, int(port), args.tls_cert, args.tls_key)
     print(f"password page on {'https' if args.tls_cert else 'http'}://{args.listen}/password", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
@@ -172,7 +183,7 @@ def cmd_password_page(args) -> int:
 
 
 def cmd_reminders(args) -> int:
-    today = args.today or dt.date.today()
+    today = args.today or lifecycle.vn_today()
     tree = load_valid(args.dir)
     conn, layout = _directory(args, tree)
     try:
@@ -205,14 +216,14 @@ def cmd_abuse_scan(args) -> int:
     print(f"{', '.join(args.logfile)}: {result.lines} line(s), {result.messages} authenticated message(s), "
           f"{len(result.accounts)} account(s); limit {args.limit} per {args.window_minutes} min")  # fmt: skip
     for f in flags:
-        print(f"FLAG {f.account}: {f.peak} messages in {args.window_minutes} min from {f.peak_start} "
+        print(f"FLAG {f.account}: {_what(f, args.window_minutes)} "
               f"(total {f.total}, refused by the rate limit {f.refused})")  # fmt: skip
     locked = []
     if args.lock and flags:
         tree = load_valid(args.dir)
         options = ldap_options(args, tree.province.domain)
         for f in flags:
-            text = f"gửi {f.peak} thư trong {args.window_minutes} phút từ {f.peak_start:%Y-%m-%d %H:%M} (R4.2b)"
+            text = _vi_what(f, args.window_minutes)
             try:
                 done = lock.lock(args.dir, options, f.account, reason="compromised", reason_more=text,
                                  doveadm=shlex.split(args.doveadm) if args.doveadm else None)  # fmt: skip
@@ -224,6 +235,18 @@ def cmd_abuse_scan(args) -> int:
     if args.json:
         print(json.dumps({"flagged": [f.as_dict() for f in flags], "locked": locked}, ensure_ascii=False))
     return 3 if flags else 0
+
+
+def _what(f: mailog.Flag, minutes: int) -> str:
+    if f.peak_start is None:  # flagged by the rate limit's refusals alone
+        return f"refused {f.refused} time(s) by the sending limit"
+    return f"{f.peak} messages in {minutes} min from {f.peak_start}"
+
+
+def _vi_what(f: mailog.Flag, minutes: int) -> str:
+    if f.peak_start is None:
+        return f"bị giới hạn gửi thư từ chối {f.refused} lần (R4.2b)"
+    return f"gửi {f.peak} thư trong {minutes} phút từ {f.peak_start:%Y-%m-%d %H:%M} (R4.2b)"
 
 
 def register(sub) -> None:

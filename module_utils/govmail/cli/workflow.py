@@ -4,6 +4,7 @@ history, sla, report, reply, import-form. Registered on the main parser by ``reg
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -138,8 +139,12 @@ def cmd_record(args) -> int:
         print(f"govmail record: {exc}; nothing was recorded.", file=sys.stderr)
         return 1
     changes = report["changes"]
-    failed = sum(1 for c in changes if c.get("result") != "ok")
-    print(f"Recorded the apply of {commit[:10]} ({len(changes)} change(s), {failed} failed) in {records.NOTES_REF}.")
+    failed = sum(1 for c in changes if c.get("result") == "failed")
+    drift = sum(1 for c in changes if c.get("result") == "reported")
+    print(
+        f"Recorded the apply of {commit[:10]} ({len(changes)} change(s), {failed} failed, {drift} drift reported)"
+        f" in {records.NOTES_REF}."
+    )
     print(f"Publish it: git push origin {records.NOTES_REF}")
     return 0
 
@@ -222,7 +227,34 @@ def cmd_history(args) -> int:
     return 0 if events else 1
 
 
+def _listed(args, state: str) -> list:
+    """The forge's list of requests: an exported JSON file (--requests) or the forge's API (--forge)."""
+    if args.requests:
+        path = Path(args.requests)
+        if path.stat().st_size > forge.MAX_BYTES * 4:
+            raise forge.ForgeError(f"{path}: larger than {forge.MAX_BYTES * 4} bytes")
+        try:
+            return forge.listed(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as exc:
+            raise forge.ForgeError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from exc
+    return forge.listed(_forge(args).listed(state))
+
+
 def cmd_sla(args) -> int:
+    if args.open:
+        if not (args.requests or args.forge):
+            print("govmail sla --open: give --forge github|gitlab or --requests FILE", file=sys.stderr)
+            return 2
+        try:
+            table = sla.unmerged(_listed(args, "open"), args.today or dt.date.today())
+        except (forge.ForgeError, OSError) as exc:
+            print(f"govmail sla: {exc}", file=sys.stderr)
+            return 2
+        if args.format == "json":
+            print(json.dumps([r.as_dict() for r in table], ensure_ascii=False, indent=2))
+        else:
+            print(sla.open_text(table))
+        return 1 if args.strict and any(r.late for r in table) else 0
     try:
         table = sla.rows(_history(args), since=args.since, until=args.until, today=args.today)
     except GitError as exc:
@@ -240,9 +272,14 @@ def cmd_report(args) -> int:
 
     try:
         quarter = report.Quarter.parse(args.quarter)
-        data = report.build(_history(args), quarter, today=args.today)
+        listed = None
+        if args.requests:
+            listed = _listed(args, "all")
+        elif args.forge:
+            listed = _listed(args, "closed") + _listed(args, "open")
+        data = report.build(_history(args), quarter, today=args.today, requests=listed)
         data.operations = ops_backups.summary(args.ops_dir)
-    except (report.ReportError, GitError, ops_backups.StatusError) as exc:
+    except (report.ReportError, GitError, forge.ForgeError, OSError, ops_backups.StatusError) as exc:
         print(f"govmail report: {exc}", file=sys.stderr)
         return 1
     text = report.markdown(data)
@@ -282,6 +319,15 @@ def cmd_import_form(args) -> int:
 def cmd_reply(args) -> int:
     from ..workflow import reply  # noqa: PLC0415 — python-docx only when a letter is written
 
+    if args.sent:
+        try:
+            sha = reply.record_sent(_history(args), args.target, args.sent, args.sent_number, args.sign_key)
+        except (reply.ReplyError, records.RecordError, GitError) as exc:
+            print(f"govmail reply: {exc}; nothing was recorded.", file=sys.stderr)
+            return 1
+        print(f"Recorded: the reply for {sha[:10]} was sent on {args.sent} ({records.NOTES_REF}).")
+        print(f"Publish it: git push origin {records.NOTES_REF}")
+        return 0
     try:
         found = reply.letters(_history(args), args.target)
     except (reply.ReplyError, GitError) as exc:
@@ -307,6 +353,13 @@ def cmd_reply(args) -> int:
             written.append(str(stem.with_suffix(".pdf")))
         print(f"Wrote {' and '.join(written)}: {letter.org_name}, {len(letter.events)} account(s).")
     return 0
+
+
+def _forge_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--forge", choices=("github", "gitlab"), help="read the requests through this forge's API")
+    p.add_argument(
+        "--requests", metavar="FILE", help="the forge's list of requests exported as JSON (GitHub pulls, GitLab MRs)"
+    )
 
 
 def _git_args(p: argparse.ArgumentParser) -> None:
@@ -459,6 +512,8 @@ def _reading_parsers(sub) -> None:
     p.add_argument("--today", type=date_arg, help="the date unapplied requests are measured against (default: today)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help="exit 1 when a request is past the deadline")
+    p.add_argument("--open", action="store_true", help="the requests not merged yet, from the forge or --requests")
+    _forge_source_args(p)
     _git_args(p)
     p.set_defaults(func=cmd_sla)
 
@@ -471,6 +526,14 @@ def _reading_parsers(sub) -> None:
     p.add_argument("--signer-title", default="Giám đốc")
     p.add_argument("--output-dir", default="var/replies")
     p.add_argument("--format", choices=("docx", "pdf", "both"), default="docx")
+    p.add_argument(
+        "--sent",
+        type=date_arg,
+        metavar="DATE",
+        help="record that the letter was sent on DATE (a note; sla measures to it) instead of writing it",
+    )
+    p.add_argument("--sent-number", metavar="SỐ", help="with --sent: the letter's number as sent")
+    p.add_argument("--sign-key", help="with --sent: the SSH key that signs the record")
     _git_args(p)
     p.set_defaults(func=cmd_reply)
 
@@ -482,5 +545,6 @@ def _reading_parsers(sub) -> None:
     p.add_argument(
         "--ops-dir", default=ops_backups.DEFAULT_OPS_DIR, help="backup and restore-drill status (default: var/ops)"
     )
+    _forge_source_args(p)
     _git_args(p)
     p.set_defaults(func=cmd_report)

@@ -120,17 +120,23 @@ class DirectoryWriter:
 
     def adopt(self, account: Account, dn: str) -> None:
         """Take over an existing entry in place: it keeps its password and moves into ou=accounts.
+        A password whose age is unknown (no pwdChangedTime) must be changed at the next sign-in.
 
         Mark it first, rename it second (the old RDN value may be a ``cn`` about to change),
         then write every attribute as for any update.
         """
-        self.conn.search(dn, "(objectClass=*)", search_scope=BASE, attributes=["objectClass"])
-        classes = {c.lower() for e in self.conn.response or [] for c in e.get("attributes", {}).get("objectClass", [])}
+        self.conn.search(dn, "(objectClass=*)", search_scope=BASE, attributes=["objectClass", "pwdChangedTime"])
+        found = [e.get("attributes", {}) for e in self.conn.response or [] if e.get("type") == "searchResEntry"]
+        classes = {c.lower() for attrs in found for c in attrs.get("objectClass", [])}
         mark = {
             "govmailManaged": [(MODIFY_REPLACE, ["TRUE"])],
             "govmailState": [(MODIFY_REPLACE, [account.status])],
             "uid": [(MODIFY_REPLACE, [account.address.split("@", 1)[0]])],
         }
+        if found and not any(attrs.get("pwdChangedTime") for attrs in found):
+            # A password of unknown age would never expire (ppolicy ages from pwdChangedTime): it
+            # keeps working for the first sign-in, which must change it (R6.1; the plan says so).
+            mark["pwdReset"] = [(MODIFY_REPLACE, ["TRUE"])]
         if "govmailaccount" not in classes:  # a rerun after a half-done adoption finds it marked already
             mark["objectClass"] = [(MODIFY_ADD, ["govmailAccount"])]
         self._check(self.conn.modify(dn, mark), f"adopt {dn}")

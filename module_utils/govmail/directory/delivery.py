@@ -19,18 +19,31 @@ from ..model.addresses import Account
 from ..model.mailboxes import support_mailbox, unit_mailboxes
 from ..model.orgs import Tree
 from .converge import Issued
+from .plan import VIA_SUPPORT, Change
 
 # Where people change an initial password (the password page, R6.1); the default of every message.
 PASSWORD_URL = "https://mail.khanhhoa.gov.vn/password"
 
 
+def readable(desired: list[Account], have: dict[str, dict]) -> set[str]:
+    """Mailboxes somebody can read now: active in the files and in the directory, and their own
+    initial password already changed (no ``pwdReset``)."""
+    return {
+        a.address
+        for a in desired
+        if a.status == "active"
+        and have.get(a.address, {}).get("status") == "active"
+        and not have.get(a.address, {}).get("pwd_reset")
+    }
+
+
 def recipients(issued: list[Issued], tree: Tree, live: set[str]) -> dict[str, list[Issued]]:
     """Receiving mailbox → the passwords it receives.
 
-    A unit's people and sub-units go to the unit's mailbox when it can already be read (it is
-    live and not itself receiving a new password now); everything else — the unit mailboxes
-    themselves, system accounts, units without a readable mailbox — goes to the support mailbox
-    of the operator, who hands it over through the official document channel.
+    A unit's people and sub-units go to the unit's mailbox when it can already be read (``live``:
+    see ``readable``; and not itself receiving a new password now); everything else — the unit
+    mailboxes themselves, system accounts, units without a readable mailbox — goes to the support
+    mailbox of the operator, who hands it over through the official document channel.
     """
     boxes = unit_mailboxes(tree)
     fresh = {i.account.address for i in issued}
@@ -42,6 +55,43 @@ def recipients(issued: list[Issued], tree: Tree, live: set[str]) -> dict[str, li
             box = support
         out[box].append(item)
     return dict(out)
+
+
+def waiting_for_unit(issued: list[Issued], tree: Tree, batches: dict[str, list[Issued]]) -> set[str]:
+    """Addresses whose password went to the support mailbox only because their unit's mailbox could not
+    be read yet: their token is marked, and ``resend`` issues them again once it can."""
+    boxes = unit_mailboxes(tree)
+    support = support_mailbox(tree)
+    return {
+        i.account.address
+        for i in batches.get(support, [])
+        if i.account.kind in ("person", "unit") and boxes.get(i.account.org)
+    }
+
+
+def resend(tree: Tree, desired: list[Account], current: list[dict], changes: list[Change]) -> list[Change]:
+    """A fresh initial password for every entry marked ``via-support`` whose holder has not changed it
+    yet (``pwdReset``) and whose unit's mailbox has become readable: the notice goes where it belongs."""
+    have = {c["address"]: c for c in current}
+    can_read = readable(desired, have)
+    boxes = unit_mailboxes(tree)
+    planned = {c.address for c in changes if c.op in ("reset", "create", "suspend", "revoke")}
+    out = []
+    for account in desired:
+        cur = have.get(account.address) or {}
+        marked = str(cur.get("reset") or "").startswith(VIA_SUPPORT)
+        if not marked or not cur.get("pwd_reset") or account.status != "active" or cur.get("status") != "active":
+            continue
+        if account.address in planned or boxes.get(account.org) not in can_read:
+            continue
+        out.append(
+            Change(
+                "reset", account.address, account.kind, account.org, account.unit, account.name, account.status,
+                changes={"reset": [cur.get("reset"), account.reset]},
+                reason="re-sent to the unit mailbox, now readable",
+            )
+        )  # fmt: skip
+    return out
 
 
 def _line(account: Account, password: str) -> str:

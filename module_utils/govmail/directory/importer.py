@@ -23,6 +23,9 @@ from ..model.writer import write_atomically
 CSV_COLUMNS = ("address", "name", "title", "org", "unit", "status")
 _ADDRESS = re.compile(r"^[a-z0-9]+(\.[a-z0-9]+)*@[a-z0-9-]+(\.[a-z0-9-]+)+$")
 _ID = re.compile(r"^[a-z][a-z0-9]*$")
+# File names the import may never produce from a source's org value: they are the province's own.
+RESERVED_IDS = frozenset({"province"})
+MAX_ID = 64
 
 
 @dataclass
@@ -40,6 +43,15 @@ def _org_identity(value: str, communes: dict[str, list[str]]) -> tuple[str, str,
                 return vn_slug(name), name, kind
     org_id = value if _ID.match(value) else vn_slug(value)
     return org_id, value, "province_body"
+
+
+def _bad_id(org_id: str, value: str) -> str | None:
+    """Why ``org_id`` (from the source's org value) cannot name an account file, or None."""
+    if not _ID.match(org_id) or len(org_id) > MAX_ID:
+        return f"org {value!r} gives no usable id (lower-case letters and digits, a letter first, at most {MAX_ID})"
+    if org_id in RESERVED_IDS:
+        return f"org {value!r} would write {org_id}.yaml, the province's own file"
+    return None
 
 
 def _is_unit_mailbox(local: str, org_id: str, name: str) -> str | None:
@@ -119,8 +131,12 @@ def build(rows: list[dict], domain: str, province_code: str, communes: dict | No
         if problem:
             out.skipped.append(f"{row.get('where', '?')}: {problem}")
             continue
-        seen.add(address)
         org_id, org_name, kind = _org_identity(row["org"].strip(), communes or {})
+        bad = _bad_id(org_id, row["org"])
+        if bad:
+            out.skipped.append(f"{row.get('where', '?')}: {bad}")
+            continue
+        seen.add(address)
         empty = {"id": org_id, "name": org_name, "kind": kind, "units": {}, "people": [], "own": False, "bodies": []}
         org = orgs.setdefault(org_id, empty)
         name = " ".join((row.get("name") or "").split())
@@ -174,6 +190,9 @@ def rows_from_ldap(conn, base: str, org_attr: str = "ou", status_attr: str | Non
 def write(result: Imported, out_dir: str, domain: str, province_code: str, force: bool = False) -> list[str]:
     """Write the files (and a province file when there is none); refuses to overwrite without force."""
     root = Path(out_dir)
+    for name in result.files:  # every name checked before anything is written
+        if _bad_id(name.removesuffix(".yaml"), name) or not name.endswith(".yaml"):
+            raise ValueError(f"refusing to write {name!r}: not an account file name; nothing was written")
     root.mkdir(parents=True, exist_ok=True)
     existing = [name for name in result.files if (root / name).exists()]
     if existing and not force:

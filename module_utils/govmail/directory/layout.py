@@ -33,6 +33,7 @@ ATTRIBUTES = [
     "govmailStateSince",
     "govmailResetToken",
     "govmailAlias",
+    "pwdReset",  # operational: an initial password nobody has changed yet (the mailbox is not readable)
 ]
 MANAGED_FILTER = "(&(objectClass=govmailAccount)(govmailManaged=TRUE))"
 
@@ -117,6 +118,7 @@ def account_from_entry(dn: str, attrs: dict) -> dict:
         "since": since_from_ldap(_first(attrs.get("govmailStateSince"))),
         "reset": _first(attrs.get("govmailResetToken")),
         "aliases": sorted(attrs.get("govmailAlias") or []),
+        "pwd_reset": str(_first(attrs.get("pwdReset")) or "").upper() == "TRUE",
         "dn": dn,
         "in_revoked_tree": ",ou=revoked," in dn.lower(),
         "in_live_tree": ",ou=accounts," in dn.lower(),

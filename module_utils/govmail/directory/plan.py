@@ -15,6 +15,16 @@ from ..model.addresses import Account
 # Reset token of an entry whose new password was never delivered (directory.UNDELIVERED). Each issued
 # password carries its own pending token, UNDELIVERED:<nonce>, so the delivery record can name it.
 UNDELIVERED = "!undelivered"
+# Prefix of the reset token of an entry whose initial password went to the support mailbox because
+# its unit's mailbox could not be read yet; delivery.resend() issues it again to the unit's mailbox.
+VIA_SUPPORT = "!via-support:"
+
+
+def file_token(reset: str | None) -> str | None:
+    """The file's token an entry carries, without the via-support mark."""
+    if reset and reset.startswith(VIA_SUPPORT):
+        return reset[len(VIA_SUPPORT) :] or None
+    return reset
 
 
 def pending_token() -> str:
@@ -113,7 +123,7 @@ def _existing(want: dict, cur: dict) -> list[Change]:
         diff.pop("unit", None)
     if diff:
         out.append(_change("update", want, changes=diff))
-    token_changed = want.get("reset") and want.get("reset") != cur.get("reset")
+    token_changed = want.get("reset") and want.get("reset") != file_token(cur.get("reset"))
     if want["status"] == "active" and (is_pending(cur.get("reset")) or token_changed):
         out.append(_change("reset", want, changes={"reset": [cur.get("reset"), want.get("reset")]}))
     op = _state_op(cur.get("status", "active"), want["status"])
@@ -142,8 +152,12 @@ def plan(desired: list[Account], current: list[dict], unmanaged: dict[str, str] 
         for address, cur in have.items()
         if address not in wanted and cur.get("status") != "revoked"
     ]
-    order = {op: i for i, op in enumerate(OPERATIONS)}
-    return sorted(changes, key=lambda c: (order[c.op], c.address))
+    return sorted(changes, key=order_key)
+
+
+def order_key(change: Change) -> tuple[int, str]:
+    """Operation order, then address order."""
+    return OPERATIONS.index(change.op), change.address
 
 
 def summary(changes: list[Change]) -> dict:

@@ -6,6 +6,13 @@ import json
 
 from .plan import OPERATIONS, Change, summary
 
+# Said to the unit on its pull request whenever existing mailboxes are taken over (R6.1).
+ADOPT_NOTE = (
+    "**adopt**: the mailbox keeps its password, but a password of unknown age must be changed at the next"
+    " sign-in on the password page before mail can be read (R6.1) / mật khẩu cũ vẫn dùng được để đăng nhập"
+    " trang đổi mật khẩu, và phải đổi trước khi đọc thư."
+)
+
 
 def _what(change: Change) -> str:
     details = "; ".join(f"{k}: {before!r} → {after!r}" for k, (before, after) in change.changes.items())
@@ -57,6 +64,8 @@ def plan_markdown(changes: list[Change]) -> str:
         unit = "/".join(p for p in (c.org, c.unit) if p)
         cells = [c.op, _cell(c.address), c.kind, _cell(unit), _cell(c.name), _cell(_what(c))]  # op, kind: the engine's
         out.append("| " + " | ".join(cells) + " |")
+    if "adopt" in s["by_op"]:
+        out += ["", ADOPT_NOTE]
     return "\n".join(out) + "\n"
 
 

@@ -17,11 +17,11 @@ from ..model.mailboxes import support_mailbox
 from ..model.problems import InvalidTree, Problem
 from ..model.rules import load_valid
 from .converge import DirectoryWriter, Guards, apply
-from .delivery import PASSWORD_URL, recipients, send_smtp, write_age
+from .delivery import PASSWORD_URL, readable, recipients, resend, send_smtp, waiting_for_unit, write_age
 from .layout import Layout, read_managed, read_unmanaged
 from .ldap_client import LdapError, connect
 from .ldapwire import Pipeline, WireError
-from .plan import is_pending, plan, summary
+from .plan import VIA_SUPPORT, is_pending, order_key, plan, summary
 
 REPORT_FORMAT = "govmail-apply/1"
 
@@ -118,6 +118,7 @@ def converge(
         if reused:
             raise InvalidTree(reused)
         changes = plan(desired, current, unmanaged)
+        changes = sorted(changes + resend(tree, desired, current, changes), key=order_key)
         (guards or Guards()).check(changes, current, remove_drift)
         needs_passwords = any(c.op in ("create", "reset") for c in changes)
         if needs_passwords and not check_mode and not delivery.configured:
@@ -228,9 +229,9 @@ def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_
     """
     if not issued:
         return [], []
-    # A unit mailbox can receive the message only if it already exists and is active.
-    live = {a.address for a in desired if a.status == "active" and have.get(a.address, {}).get("status") == "active"}
-    batches = recipients(issued, tree, live)
+    # A unit mailbox receives the message only if somebody can read it: active, own password changed.
+    batches = recipients(issued, tree, readable(desired, have))
+    marked = waiting_for_unit(issued, tree, batches)
     sender = delivery.smtp.sender if delivery.smtp and delivery.smtp.sender else support_mailbox(tree)
     notified, delivered = [], set()
     if delivery.smtp:
@@ -257,7 +258,13 @@ def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_
     # A token left pending (not delivered) makes the next run issue a fresh one.
     answers = writer.run(
         [
-            (item.account.address, writer.token_request(writer.layout.dn(item.account.address), item.account.reset))
+            (
+                item.account.address,
+                writer.token_request(
+                    writer.layout.dn(item.account.address),
+                    VIA_SUPPORT + (item.account.reset or "") if item.account.address in marked else item.account.reset,
+                ),
+            )
             for item in done
         ]
     )

@@ -24,14 +24,18 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ldap3 import SUBTREE
 
 from ..directory.layout import MANAGED_FILTER, Layout
+from ..model.addresses import org_structural_accounts
+from ..model.edits import EditError
 from ..model.mailboxes import unit_mailboxes
 from ..model.orgs import Tree
+from ..model.problems import InvalidTree
 from ..workflow.gitlog import Git
-from ..workflow.requests import Session, op_status
+from ..workflow.requests import RequestError, Session, op_status
 from . import notices
 
 INACTIVE_MONTHS = 6  # R8.2a
@@ -51,7 +55,23 @@ def months_later(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def _vn_zone() -> dt.tzinfo:
+    try:
+        return ZoneInfo("Asia/Ho_Chi_Minh")
+    except ZoneInfoNotFoundError:  # no tz database on this host: Vietnam keeps UTC+7 all year
+        return dt.timezone(dt.timedelta(hours=7), "ICT")
+
+
+VN = _vn_zone()
+
+
+def vn_today() -> dt.date:
+    """Today in Vietnam, whatever the host's time zone."""
+    return dt.datetime.now(VN).date()
+
+
 def _date(value) -> dt.date | None:
+    """The Vietnam-time day of a directory time stamp (GeneralizedTime is UTC: 23:30Z is 06:30 next day)."""
     if not value:
         return None
     if isinstance(value, list):
@@ -59,11 +79,13 @@ def _date(value) -> dt.date | None:
         if value is None:
             return None
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).date() if value.tzinfo else value.date()
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(VN).date()
     if isinstance(value, dt.date):
         return value
     text = str(value)
-    return dt.date(int(text[0:4]), int(text[4:6]), int(text[6:8]))
+    digits = text[:14].ljust(14, "0")
+    moment = dt.datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+    return moment.astimezone(VN).date()
 
 
 @dataclass
@@ -122,6 +144,8 @@ class Due:
     since: dt.date | None  # last activity (suspend/warn) or suspension date (revoke)
     due: dt.date
     reason: str | None = None
+    where: str = ""  # file:line of the entry
+    kind: str = "person"  # or org | body | unit (R8.1 only)
 
 
 @dataclass
@@ -131,41 +155,113 @@ class Scan:
     revoke: list[Due] = field(default_factory=list)
     warn: list[Due] = field(default_factory=list)
     already: list[Due] = field(default_factory=list)  # due, but an open lifecycle branch proposes it
+    dropped: list[Due] = field(default_factory=list)  # proposed before and dropped by the reviewer, nothing new
+    excused: list[Due] = field(default_factory=list)  # inactive with a reason (R8.2a) until a date
+    skipped: list[tuple[Due, str]] = field(default_factory=list)  # an entry the edit code cannot change: why
+
+
+def _key(op: str, address: str, since: dt.date | None) -> str:
+    """What a proposal is about: the op, the account and the date its clock started from."""
+    return f"{op} {address} {since.isoformat() if since else '-'}"
+
+
+def _person_items(org, person, activity: dict[str, Activity], today: dt.date, *, warn_days: int, out: Scan):
+    """(item, bucket) for one person: due to suspend or revoke, or warned; excused ones go to ``out``."""
+    address = person.address
+    where = f"{org.file}:{org.source.line_of(person.fpath)}"
+    if person.status == "suspended" and person.since:
+        since = dt.date.fromisoformat(person.since)
+        due = months_later(since, SUSPENDED_MONTHS)
+        if due <= today:
+            yield Due("revoke", org.id, address, person.name, person.unit, since, due, person.reason, where), "revoke"
+        return
+    seen = activity.get(address)
+    if person.status != "active" or seen is None or seen.state != "active":
+        return  # not applied yet, or the directory already disagrees: the plan shows that
+    last = seen.last(person.since)
+    if last is None:
+        return
+    due = months_later(last, INACTIVE_MONTHS)
+    excuse = person.inactive_reason
+    if excuse and due <= dt.date.fromisoformat(str(excuse["until"])):
+        due = dt.date.fromisoformat(str(excuse["until"])) + dt.timedelta(days=1)  # R8.2a: "unless a reason is given"
+        if (due - today).days > warn_days:
+            out.excused.append(
+                Due("excused", org.id, address, person.name, person.unit, last, due, excuse["text"], where)
+            )
+            return
+    if due <= today:
+        yield Due("suspend", org.id, address, person.name, person.unit, last, due, where=where), "suspend"
+    elif (due - today).days <= warn_days:
+        yield Due("warn", org.id, address, person.name, person.unit, last, due, where=where), "warn"
+
+
+def _mailbox_items(org, tree: Tree, today: dt.date):
+    """Unit, body and organisation mailboxes follow R8.1 too (docs/lifecycle.md); R8.2a is for people."""
+    for account in org_structural_accounts(org, tree.province):
+        if account.status == "suspended" and account.since:
+            since = dt.date.fromisoformat(account.since)
+            due = months_later(since, SUSPENDED_MONTHS)
+            if due <= today:
+                where = f"{account.file}:{account.line}"
+                yield Due(
+                    "revoke", org.id, account.address, account.name, account.unit, since, due, account.reason, where,
+                    account.kind,
+                )  # fmt: skip
 
 
 def scan(
-    tree: Tree, activity: dict[str, Activity], today: dt.date, proposed: set[tuple[str, str]], warn_days: int = 14
+    tree: Tree,
+    activity: dict[str, Activity],
+    today: dt.date,
+    proposed: set[tuple[str, str]],
+    *,
+    warn_days: int = 14,
+    before: set[str] | None = None,
 ) -> Scan:
-    """Which people are due for suspension or revocation today, and who is due within ``warn_days``."""
+    """Which accounts are due for suspension (people, R8.2a) or revocation (every kind, R8.1) today,
+    and which people are due within ``warn_days``.
+
+    ``proposed``: (op, address) of open lifecycle branches. ``before``: ``_key``s of every proposal
+    made earlier (commit trailers); one that is neither open nor carried out was dropped by the
+    reviewer and is not proposed again until the date its clock starts from changes.
+    """
+    before = before or set()
     out = Scan(today)
+
+    def decide(item: Due, bucket: list[Due]) -> None:
+        if (item.op, item.address) in proposed:
+            out.already.append(item)
+        elif _key(item.op, item.address, item.since) in before:
+            out.dropped.append(item)
+        else:
+            bucket.append(item)
+
     for org in tree.orgs:
         for person in org.people:
             if not person.address:
                 continue
-            address = person.address
-            if person.status == "active":
-                seen = activity.get(address)
-                if seen is None or seen.state != "active":
-                    continue  # not applied yet, or the directory already disagrees: the plan shows that
-                last = seen.last(person.since)
-                if last is None:
-                    continue
-                due = months_later(last, INACTIVE_MONTHS)
-                item = Due("suspend", org.id, address, person.name, person.unit, last, due)
-                if due <= today:
-                    (out.already if ("suspend", address) in proposed else out.suspend).append(item)
-                elif (due - today).days <= warn_days:
-                    out.warn.append(Due("warn", org.id, address, person.name, person.unit, last, due))
-            elif person.status == "suspended" and person.since:
-                since = dt.date.fromisoformat(person.since)
-                due = months_later(since, SUSPENDED_MONTHS)
-                if due <= today:
-                    item = Due("revoke", org.id, address, person.name, person.unit, since, due, person.reason)
-                    (out.already if ("revoke", address) in proposed else out.revoke).append(item)
+            for item, bucket in _person_items(org, person, activity, today, warn_days=warn_days, out=out):
+                if bucket == "warn":
+                    out.warn.append(item)
+                else:
+                    decide(item, getattr(out, bucket))
+        for item in _mailbox_items(org, tree, today):
+            decide(item, out.revoke)
     return out
 
 
 # --- Git ------------------------------------------------------------------------------------
+
+
+PROPOSED = re.compile(rf"^{TRAILER}: (suspend|revoke) (\S+)(?: \(from (\d{{4}}-\d{{2}}-\d{{2}})\))?$", re.MULTILINE)
+
+
+def proposed_before(git: Git, base: str, prefix: str) -> set[str]:
+    """``_key``s of every proposal in the history of ``base`` and of every ``<prefix>/*`` branch."""
+    refs = git.run("for-each-ref", "--format=%(refname)", f"refs/heads/{prefix}/").split()
+    log = git.run("log", "--format=%B%x00", f"--grep=^{TRAILER}: ", base, *refs)
+    return {f"{m.group(1)} {m.group(2)} {m.group(3) or '-'}" for m in PROPOSED.finditer(log)}
 
 
 def already_proposed(git: Git, base: str, prefix: str) -> set[tuple[str, str]]:
@@ -174,7 +270,7 @@ def already_proposed(git: Git, base: str, prefix: str) -> set[tuple[str, str]]:
     refs = git.run("for-each-ref", "--format=%(refname)", f"refs/heads/{prefix}/").split()
     for ref in refs:
         log = git.run("log", "--format=%B%x00", f"{base}..{ref}")
-        for match in re.finditer(rf"^{TRAILER}: (suspend|revoke) (\S+)$", log, re.MULTILINE):
+        for match in PROPOSED.finditer(log):
             out.add((match.group(1), match.group(2)))
     return out
 
@@ -204,6 +300,27 @@ def _revoke_reason(item: Due) -> tuple[str, str]:
     code = (item.reason or "other").split()[0]
     text = f"R8.1: tạm ngưng từ {item.since.isoformat()}, quá 1 tháng không có yêu cầu khôi phục"
     return code, text
+
+
+def _edit(session: Session, item: Due, scan_result: Scan) -> bool:
+    """Make one proposal's edit; an entry the edit code cannot change (a block-scalar reason …) is
+    reported with its file:line and skipped, and everyone else goes on."""
+    who = {"address": item.address}
+    kept = dict(session.texts)
+    try:
+        if item.op == "suspend":
+            text = f"R8.2a: không hoạt động từ {item.since.isoformat()}"
+            op_status(session, kind="suspend", who=who, reason="inactive", reason_more=text, date=scan_result.today)
+        else:
+            code, text = _revoke_reason(item)
+            op_status(session, kind="revoke", who=who, reason=code, reason_more=text, date=scan_result.today)
+    except (EditError, RequestError, InvalidTree) as exc:
+        session.texts = kept
+        session.refresh()
+        scan_result.skipped.append((item, str(exc)))
+        (scan_result.suspend if item.op == "suspend" else scan_result.revoke).remove(item)
+        return False
+    return True
 
 
 @dataclass
@@ -240,16 +357,10 @@ def propose(
             session = Session(work / "tree" / rel)
             lines = []
             for item in [i for i in items if i.org == org_id]:
-                who = {"address": item.address}
-                if item.op == "suspend":
-                    text = f"R8.2a: không hoạt động từ {item.since.isoformat()}"
-                    op_status(
-                        session, kind="suspend", who=who, reason="inactive", reason_more=text, date=scan_result.today
-                    )
-                else:
-                    code, text = _revoke_reason(item)
-                    op_status(session, kind="revoke", who=who, reason=code, reason_more=text, date=scan_result.today)
-                lines.append(f"{TRAILER}: {item.op} {item.address}")
+                if _edit(session, item, scan_result):
+                    lines.append(f"{TRAILER}: {item.op} {item.address} (from {item.since.isoformat()})")
+            if not lines:
+                continue
             outcome = session.commit(write=True)
             wgit.run("add", "--", *outcome.files)
             ops = sorted({i.op for i in items if i.org == org_id})
@@ -277,6 +388,9 @@ def propose(
         raise
     git.run("worktree", "remove", "--force", str(work / "tree"))
     shutil.rmtree(work, ignore_errors=True)
+    if not commits:  # every item was skipped: no branch
+        git.run("branch", "-D", branch, check=False)
+        return Proposal(None, [], description(scan_result, None), scan_result)
     return Proposal(branch, commits, description(scan_result, branch), scan_result)
 
 
@@ -308,6 +422,20 @@ def description(result: Scan, branch: str | None) -> str:
         out += ["Nothing new to propose.", ""]
     if result.already:
         out += [f"Already proposed in an open lifecycle branch: {', '.join(d.address for d in result.already)}.", ""]
+    if result.dropped:
+        out += [
+            "Proposed before and dropped by the reviewer; not proposed again until the account is used, restored or"
+            f" suspended anew: {', '.join(d.address for d in result.dropped)}.",
+            "",
+        ]
+    if result.excused:
+        out += ["## Inactive with a reason (R8.2a)", ""]
+        out += [f"- {d.address} ({d.name}): {d.reason}; not proposed before {d.due}" for d in result.excused]
+        out.append("")
+    if result.skipped:
+        out += ["## Skipped: the entry cannot be edited automatically", ""]
+        out += [f"- {d.where}: {d.address} ({d.op}): {why}" for d, why in result.skipped]
+        out.append("")
     if result.warn:
         out += ["## Warned: suspension due within 14 days", ""]
         out += [f"- {d.address} ({d.name}): due {d.due}" for d in result.warn]
@@ -322,7 +450,7 @@ def warning_notices(tree: Tree, result: Scan, web: str) -> list[notices.Notice]:
     """One notice per person due within the warning window, one per unit mailbox listing its people."""
     boxes = unit_mailboxes(tree)
     out = []
-    by_box: dict[str, list[Due]] = {}
+    by_box: dict[tuple[str, dt.date], list[Due]] = {}
     for d in result.warn:
         days = (d.due - result.today).days
         body = (
@@ -338,8 +466,8 @@ def warning_notices(tree: Tree, result: Scan, web: str) -> list[notices.Notice]:
         out.append(notices.Notice(f"{d.due}:suspend-warning:{d.address}", d.address, subject, body))
         box = boxes.get(d.org)
         if box and box != d.address:
-            by_box.setdefault(box, []).append(d)
-    for box, items in sorted(by_box.items()):
+            by_box.setdefault((box, d.due), []).append(d)
+    for (box, due), items in sorted(by_box.items()):
         lines = "".join(
             f"  • {d.address} — {d.name}: không hoạt động từ {d.since}, tạm ngưng ngày {d.due}\n" for d in items
         )
@@ -354,6 +482,7 @@ def warning_notices(tree: Tree, result: Scan, web: str) -> list[notices.Notice]:
             "suspension (R8.2a) on the date shown unless they are used before.\n"
         )
         subject = f"Tài khoản sắp bị tạm ngưng do không hoạt động ({len(items)}) / accounts to be suspended"
-        key = f"{result.today}:unit-warning:{box}:" + ",".join(sorted(d.address for d in items))
+        # The due dates, not the scan's date: the same warning is never sent twice (docs/lifecycle.md).
+        key = f"{due}:unit-warning:{box}"
         out.append(notices.Notice(key, box, subject, body))
     return out

@@ -8,7 +8,9 @@ Postfix logs one ``sasl_username=`` line per message accepted from an authentica
 (traditional syslog time, the year given by ``--year``) or with an RFC 3339 time stamp
 (``2026-11-28T10:00:01.123+07:00 mail postfix/…``). The scan keeps, per account, the highest number
 of messages inside any window (default one hour) and flags the accounts above the limit; the
-rate-limit service's own refusals (``govmail-ratelimit: over limit``) are flagged too.
+rate-limit service's own refusals (program ``govmail-ratelimit``, its log file) are flagged too.
+Lines are parsed by structure (time, host, program[pid], message): words a client can put into a
+message, such as an envelope sender, never make a line count as another program's.
 """
 
 from __future__ import annotations
@@ -18,12 +20,21 @@ import re
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
+# Every line is read by structure: a time stamp, the host, the program and its pid, then that program's
+# own message. Only the program field says who wrote a line: text inside a message (an envelope sender,
+# a reply quoted by Postfix) is the client's and never counts as another program's word.
 SYSLOG = re.compile(r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d) ")
 RFC3339 = re.compile(r"^(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) ")
-SASL = re.compile(r"postfix/[\w/-]*smtpd\[\d+\]: (?P<queue>[0-9A-Za-z]+): client=.*\bsasl_username=(?P<user>[^,\s]+)")
-# The service's refusals, as its own log file writes them ("govmail-ratelimit[pid]: over limit …")
-# or as syslog relays its output ("python3[pid]: govmail-ratelimit: over limit …").
-REFUSED = re.compile(r"govmail-ratelimit(?:\[\d+\])?: over limit sasl_username=(?P<user>[^\s]+)")
+HEADER = re.compile(r"(?P<host>\S+) (?P<program>[\w./-]+)\[(?P<pid>\d+)\]: (?P<message>.*)\Z")
+SMTPD = re.compile(r"postfix(?:-[\w]+)?/(?:[\w-]+/)?smtpd\Z")
+# smtpd's line for a message accepted from an authenticated client (its whole message, nothing more).
+SASL = re.compile(
+    r"(?P<queue>[0-9A-Za-z]+): client=[^\s,]+, sasl_method=[\w-]+, sasl_username=(?P<user>[^\s,]+)"
+    r"(?:, sasl_sender=[^\s,]*)?\Z"
+)
+# The rate-limit service's own refusal line, as its log file writes it (program govmail-ratelimit).
+REFUSED = re.compile(r"over limit sasl_username=(?P<user>[^\s,]+) messages=\d+ recipients=\d+ window=\d+s client=\S+\Z")
+MAX_LINE = 8192  # a longer line is not a Postfix line; it is skipped, never searched
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MONTHS = {m: i for i, m in enumerate(MONTH_NAMES, start=1)}
 
@@ -76,19 +87,30 @@ def scan(lines, limit: int, window: dt.timedelta = dt.timedelta(hours=1), year: 
     out = Scan()
     recent: dict[str, deque] = defaultdict(deque)
     seen_queue: set[tuple[str, str]] = set()
-    for line in lines:
+    for raw in lines:
         out.lines += 1
-        refused = REFUSED.search(line)
-        if refused:
-            user = refused["user"].lower()
-            out.accounts.setdefault(user, Flag(user)).refused += 1
+        if len(raw) > MAX_LINE:
             continue
-        match = SASL.search(line)
+        line = raw.rstrip("\n")
+        stamp = RFC3339.match(line) or SYSLOG.match(line)
+        header = HEADER.match(line, stamp.end()) if stamp else None
+        if header is None:
+            if "sasl_username=" in line and "smtpd[" in line:
+                raise LogError(f"line {out.lines}: a sasl_username line without a time stamp I can read: {line[:80]!r}")
+            continue
+        program, message = header["program"], header["message"]
+        if program == "govmail-ratelimit":
+            refused = REFUSED.match(message)
+            if refused:
+                user = refused["user"].lower()
+                out.accounts.setdefault(user, Flag(user)).refused += 1
+            continue
+        if not SMTPD.match(program):
+            continue
+        match = SASL.match(message)
         if not match:
             continue
         when = timestamp(line, year)
-        if when is None:
-            raise LogError(f"line {out.lines}: a sasl_username line without a time stamp I can read: {line[:80]!r}")
         user = match["user"].lower()
         if (user, match["queue"]) in seen_queue:
             continue

@@ -75,10 +75,23 @@ def _org_accounts(org: Org, province: Province) -> list[Account]:
     if org.mailbox:
         own = org_address(org.id, org.kind, province.domain, province.province_code)
         if own:
-            out.append(Account(own, "org", unit=None, name=org.name, title=None, line=src.line_of(("org",)), **common))
+            out.append(
+                Account(
+                    own,
+                    "org",
+                    unit=None,
+                    name=org.name,
+                    title=None,
+                    reset=org.reset,
+                    line=src.line_of(("org",)),
+                    **common,
+                )
+            )
         if org.kind in COMMUNE_KINDS:
             place = f"{PLACE_WORD[org.kind]} {org.name}"
-            for body in org.bodies:
+            for index, body in enumerate(org.bodies):
+                state = org.body_states.get(body)
+                line = src.line_of(("org", "bodies", index)) if "bodies" in src.data["org"] else src.line_of(("org",))
                 out.append(
                     Account(
                         body_address(body, org.id, province.domain),
@@ -86,8 +99,8 @@ def _org_accounts(org: Org, province: Province) -> list[Account]:
                         unit=None,
                         name=f"{BODIES[body]} {place}",
                         title=None,
-                        line=src.line_of(("org", "bodies")),
-                        **common,
+                        line=line,
+                        **{**common, **(state or {})},
                     )
                 )
     return out
@@ -104,6 +117,7 @@ def _unit_account(org: Org, unit: Unit, domain: str) -> Account:
         status=unit.status,
         reason=unit.reason,
         since=unit.since,
+        reset=unit.reset,
         file=org.source.path,
         line=org.source.line_of(unit.fpath),
     )
@@ -127,6 +141,11 @@ def _person_account(org: Org, person: Person, address: str) -> Account:
     )
 
 
+def org_structural_accounts(org: Org, province: Province) -> list[Account]:
+    """The org's own, body and unit accounts: what one unit file declares besides its people."""
+    return _org_accounts(org, province) + [_unit_account(org, u, province.domain) for u in org.units if u.mailbox]
+
+
 def structural_accounts(tree: Tree) -> list[Account]:
     """System, org, body and unit accounts: derived from the files, never allocated."""
     province = tree.province
@@ -144,8 +163,7 @@ def structural_accounts(tree: Tree) -> list[Account]:
         for i, s in enumerate(province.system_accounts)
     ]
     for org in tree.orgs:
-        out += _org_accounts(org, province)
-        out += [_unit_account(org, u, province.domain) for u in org.units if u.mailbox]
+        out += org_structural_accounts(org, province)
     return out
 
 

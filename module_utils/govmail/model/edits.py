@@ -16,8 +16,25 @@ import yaml
 from .yamlsource import Source
 
 # The documented order of a person's keys: a new key goes after the last present one before it.
-PERSON_ORDER = ("name", "title", "unit", "given_name", "address", "status", "reason", "since", "reset", "aliases")
-UNIT_ORDER = ("id", "name", "mailbox", "status", "reason", "since", "units")
+PERSON_ORDER = (
+    "name", "title", "unit", "given_name", "address", "status", "reason", "since", "reset", "inactive_reason", "aliases"
+)  # fmt: skip
+UNIT_ORDER = ("id", "name", "mailbox", "status", "reason", "since", "reset", "units")
+ORG_ORDER = ("id", "name", "kind", "owners", "contact", "bodies", "mailbox", "status", "reason", "since", "reset")
+BODY_ORDER = ("id", "status", "reason", "since", "reset")
+
+
+class Raw(str):
+    """A value already written as YAML (a flow list or mapping): set_key puts it in as it is."""
+
+
+def flow(value: object) -> str:
+    """A list or mapping of scalars as one-line YAML: ``[du, {id: ubnd}, hdnd]``."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    return scalar(value)
 
 
 class EditError(ValueError):
@@ -69,7 +86,7 @@ def _ensure_final_newline(text: str, offset: int) -> tuple[str, int]:
 def set_key(text: str, node: yaml.MappingNode, key: str, value: object, order=PERSON_ORDER) -> str:
     """Set ``key`` to ``value`` in the mapping ``node``: replace its value, or add the key in documented order."""
     pairs = _pairs(node)
-    rendered = scalar(value)
+    rendered = value if isinstance(value, Raw) else scalar(value)
     if key in pairs:
         _, vnode = pairs[key]
         if not isinstance(vnode, yaml.ScalarNode):

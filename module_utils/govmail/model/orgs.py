@@ -41,6 +41,7 @@ class Unit:
     reason: str | None
     since: str | None
     fpath: tuple  # the field path inside the file, for messages
+    reset: str | None = None
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Person:
     reset: str | None
     aliases: list[str]
     fpath: tuple
+    inactive_reason: dict | None = None  # {text, until}: R8.2a's reason for not using the account
 
 
 @dataclass
@@ -73,6 +75,9 @@ class Org:
     units: list[Unit]
     people: list[Person]
     source: Source
+    reset: str | None = None
+    # body id → its own state (status, reason, since, reset) when written as {id: ubnd, …}
+    body_states: dict[str, dict] = field(default_factory=dict)
 
     @property
     def file(self) -> str:

@@ -56,6 +56,31 @@ def _state(src: Source, fpath: tuple, status: str, reason: str | None, since: st
     return problems
 
 
+def _excuse_rules(src: Source, fp: tuple, excuse: dict | None) -> list[Problem]:
+    """R8.2a's reason for an unused account: its end date must be a real date."""
+    if not excuse:
+        return []
+    until = str(excuse["until"])
+    try:
+        dt.date.fromisoformat(until)
+    except ValueError:
+        return [src.problem((*fp, "inactive_reason", "until"), f"{until!r} is not a real date")]
+    return []
+
+
+def _body_rules(org: Org) -> list[Problem]:
+    """A commune's bodies: each listed once; a body with a state of its own follows the state rules."""
+    src, problems = org.source, []
+    listed = src.data["org"].get("bodies") or []
+    for index, body in enumerate(org.bodies):
+        if org.bodies.index(body) != index:
+            problems.append(src.problem(("org", "bodies", index), f"body {body!r} is listed twice"))
+        elif index < len(listed) and isinstance(listed[index], dict):
+            state = org.body_states[body]
+            problems += _state(src, ("org", "bodies", index), state["status"], state["reason"], state["since"])
+    return problems
+
+
 def _org_rules(tree: Tree, org: Org) -> list[Problem]:
     src = org.source
     problems = _nfc(src)
@@ -77,6 +102,7 @@ def _org_rules(tree: Tree, org: Org) -> list[Problem]:
     elif "bodies" in src.data["org"]:
         problems.append(src.problem(("org", "bodies"), "only communes, wards and the special zone have bodies (R5.1b)"))
     problems += _state(src, ("org",), org.status, org.reason, org.since)
+    problems += _body_rules(org)
 
     seen: dict[str, tuple] = {}
     for unit in org.units:
@@ -96,6 +122,7 @@ def _org_rules(tree: Tree, org: Org) -> list[Problem]:
             field = "given_name" if "given_name" in str(exc) else "name"
             problems.append(src.problem((*fp, field), str(exc)))
         problems += _state(src, fp, person.status, person.reason, person.since)
+        problems += _excuse_rules(src, fp, person.inactive_reason)
         if person.status == "revoked" and not person.address:
             problems.append(src.problem((*fp, "status"), "a revoked entry must keep the address it had"))
     return problems

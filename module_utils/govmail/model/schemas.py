@@ -55,13 +55,31 @@ ORG = {
                 "bodies": {
                     "type": "array",
                     "uniqueItems": True,
-                    "items": {"enum": ["du", "ubnd", "hdnd"]},
-                    "description": "Commune-level bodies that get a mailbox (R5.1b). Default: all three.",
+                    "items": {
+                        "anyOf": [
+                            {"enum": ["du", "ubnd", "hdnd"]},
+                            {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["id"],
+                                "properties": {
+                                    "id": {"enum": ["du", "ubnd", "hdnd"]},
+                                    "status": {"$ref": "#/$defs/status"},
+                                    "reason": {"$ref": "#/$defs/reason"},
+                                    "since": {"$ref": "#/$defs/date"},
+                                    "reset": {"$ref": "#/$defs/reset"},
+                                },
+                            },
+                        ]
+                    },
+                    "description": "Commune-level bodies that get a mailbox (R5.1b). Default: all three. A body "
+                    "written as {id: ubnd, status: …, reason: …, since: …, reset: …} has a state of its own.",
                 },
                 "mailbox": {"type": "boolean", "description": "Whether the unit itself has a mailbox. Default true."},
                 "status": {"$ref": "#/$defs/status"},
                 "reason": {"$ref": "#/$defs/reason"},
                 "since": {"$ref": "#/$defs/date"},
+                "reset": {"$ref": "#/$defs/reset"},
             },
         },
         "units": {"$ref": "#/$defs/units"},
@@ -90,9 +108,14 @@ ORG = {
                     "status": {"$ref": "#/$defs/status"},
                     "reason": {"$ref": "#/$defs/reason"},
                     "since": {"$ref": "#/$defs/date"},
-                    "reset": {
-                        "type": ["string", "integer"],
-                        "description": "Password-reset request token: a new value asks for a reset.",
+                    "reset": {"$ref": "#/$defs/reset"},
+                    "inactive_reason": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["text", "until"],
+                        "description": "R8.2a 'unless a reason is given': why the account is not used (leave, "
+                        "training abroad …) and until when; the inactivity scan proposes nothing before the day after.",
+                        "properties": {"text": {"$ref": "#/$defs/text"}, "until": {"$ref": "#/$defs/date"}},
                     },
                     "aliases": {"type": "array", "uniqueItems": True, "items": {"$ref": "#/$defs/address"}},
                 },
@@ -106,6 +129,10 @@ ORG = {
         "date": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
         "address": {"type": "string", "pattern": "^[a-z0-9]+(\\.[a-z0-9]+)*@[a-z0-9-]+(\\.[a-z0-9-]+)+$"},
         "status": {"enum": ["active", "suspended", "revoked"]},
+        "reset": {
+            "type": ["string", "integer"],
+            "description": "Password-reset request token: a new value asks for a reset.",
+        },
         "reason": {
             "type": "string",
             "pattern": "^(inactive|compromised|prohibited|transferred|retired|resigned|requested|other)\\b",
@@ -125,6 +152,7 @@ ORG = {
                     "status": {"$ref": "#/$defs/status"},
                     "reason": {"$ref": "#/$defs/reason"},
                     "since": {"$ref": "#/$defs/date"},
+                    "reset": {"$ref": "#/$defs/reset"},
                     "units": {"$ref": "#/$defs/units"},
                 },
             },

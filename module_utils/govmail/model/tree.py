@@ -92,6 +92,14 @@ def _describe(error) -> tuple[tuple, str]:  # noqa: PLR0911 — one return per k
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return path, f"must be {expected}, not {type(error.instance).__name__} {error.instance!r}"
+    if kind == "anyOf":  # a body: an id, or a mapping with an id
+        options = [v for sub in error.validator_value for v in sub.get("enum", [])]
+        if options and not isinstance(error.instance, dict):
+            return path, f"{error.instance!r} is not one of: {', '.join(map(str, options))}"
+        if isinstance(error.instance, dict):
+            inner = min(error.context, key=lambda e: len(e.path), default=None) if error.context else None
+            if inner is not None and inner.validator != "enum":
+                return _describe(inner)
     if kind == "minItems":
         return path, "must not be empty"
     if kind == "minLength":
@@ -175,15 +183,38 @@ def _units(items: list[dict], parent_path: str, parent_id: str, fpath: tuple) ->
                 reason=item.get("reason"),
                 since=item.get("since"),
                 fpath=here,
+                reset=_token(item.get("reset")),
             )
         )
         out.extend(_units(item.get("units", []), path, item["id"], (*here, "units")))
     return out
 
 
+def _token(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _bodies(org: dict) -> tuple[list[str], dict[str, dict]]:
+    """Body ids in file order, and the state of each body written as a mapping."""
+    ids, states = [], {}
+    for item in org.get("bodies", ["du", "ubnd", "hdnd"]):
+        if isinstance(item, dict):
+            ids.append(item["id"])
+            states[item["id"]] = {
+                "status": item.get("status", "active"),
+                "reason": item.get("reason"),
+                "since": item.get("since"),
+                "reset": _token(item.get("reset")),
+            }
+        else:
+            ids.append(item)
+    return ids, states
+
+
 def _org(src: Source) -> Org:
     data = src.data
     org = data["org"]
+    bodies, body_states = _bodies(org) if org["kind"] in COMMUNE_KINDS else ([], {})
     people = [
         Person(
             name=p["name"],
@@ -194,9 +225,10 @@ def _org(src: Source) -> Org:
             status=p.get("status", "active"),
             reason=p.get("reason"),
             since=p.get("since"),
-            reset=None if p.get("reset") is None else str(p["reset"]),
+            reset=_token(p.get("reset")),
             aliases=list(p.get("aliases", [])),
             fpath=("people", index),
+            inactive_reason=p.get("inactive_reason"),
         )
         for index, p in enumerate(data.get("people", []))
     ]
@@ -206,7 +238,9 @@ def _org(src: Source) -> Org:
         kind=org["kind"],
         owners=list(org["owners"]),
         contact=org.get("contact"),
-        bodies=list(org.get("bodies", ["du", "ubnd", "hdnd"])) if org["kind"] in COMMUNE_KINDS else [],
+        bodies=bodies,
+        body_states=body_states,
+        reset=_token(org.get("reset")),
         mailbox=org.get("mailbox", True),
         status=org.get("status", "active"),
         reason=org.get("reason"),
@@ -215,6 +249,13 @@ def _org(src: Source) -> Org:
         people=people,
         source=src,
     )
+
+
+def org_from_source(src: Source) -> Org | None:
+    """The org a parsed file declares, or None when the file does not pass the schema."""
+    if not isinstance(src.data, dict) or schema_problems(src, "org"):
+        return None
+    return _org(src)
 
 
 def org_files(root: Path) -> list[Path]:

@@ -86,19 +86,52 @@ def _build(loader, src: Source, node: yaml.Node, path: tuple, problems: list[Pro
     return _scalar(loader, node)
 
 
-def parse(path: str | Path, text: str | None = None) -> tuple[Source, list[Problem]]:
-    """Parse one file. Problems are syntax errors and duplicate keys; data is None on a syntax error."""
+# An account file of a province's largest unit is well under 1 MiB; anything far bigger is not one.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+def _first_alias(root: yaml.Node) -> yaml.Node | None:
+    """The first node reached twice (a YAML alias ``*name``), walking the composed graph once."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return node
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack += [key, value]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return None
+
+
+def parse(path: str | Path, text: str | None = None) -> tuple[Source, list[Problem]]:  # noqa: PLR0911 — one return per refusal
+    """Parse one file. Problems are syntax errors, duplicate keys, aliases and size; data is None then."""
     path = str(path)
     if text is None:
         try:
+            size = Path(path).stat().st_size
+            if size > MAX_FILE_BYTES:
+                return Source(path, ""), [_too_big(path, size)]
             text = Path(path).read_bytes().decode("utf-8")  # keep CRLF: the writer preserves bytes
         except UnicodeDecodeError as exc:
             return Source(path, ""), [Problem(path, 1, "", f"is not UTF-8 text ({exc.reason} at byte {exc.start})")]
+    elif len(text) > MAX_FILE_BYTES:
+        return Source(path, ""), [_too_big(path, len(text.encode("utf-8")))]
     src = Source(path, text)
     loader = _Composer(text)
     problems: list[Problem] = []
     try:
         node = loader.get_single_node()
+        alias = _first_alias(node) if node is not None else None
+        if alias is not None:
+            # Aliases let a few hundred bytes expand into gigabytes (a "billion laughs"); files need none.
+            line = alias.start_mark.line + 1
+            return Source(path, text), [
+                Problem(path, line, "", "YAML anchors and aliases (&name, *name) are not allowed")
+            ]
         if node is not None:
             src.lines[()] = node.start_mark.line + 1
             src.data = _build(loader, src, node, (), problems)
@@ -114,3 +147,7 @@ def parse(path: str | Path, text: str | None = None) -> tuple[Source, list[Probl
     finally:
         loader.dispose()
     return src, problems
+
+
+def _too_big(path: str, size: int) -> Problem:
+    return Problem(path, 1, "", f"is {size} bytes; an account file may be at most {MAX_FILE_BYTES} bytes")

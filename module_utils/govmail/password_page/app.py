@@ -7,9 +7,13 @@ password must be changed (``pwdReset``) or has just expired (grace binds). Befor
 password is checked against R6.2 (``passwords.quality_problems``: length, classes, not the address,
 not a word of the name) so the person gets a precise reason.
 
-No account enumeration: an unknown address, a wrong password and a locked account get the same
-message, after the same work (a bind). Sign-in attempts are rate-limited per address and per
-client; the form carries a CSRF token (double-submit cookie, SameSite=Strict) and the Origin is
+No account enumeration: an unknown address and a wrong password get the same message, after the
+same work (a search by the reader, then a bind: to the account, or to a decoy entry with a password
+hashed like everyone's). Failed sign-ins are rate-limited per client address, and per address from
+that client, so nobody can lock someone else out; the throttle's memory is bounded. The directory
+must be reached over TLS with its certificate verified (or over the loopback), and the page
+refuses to start otherwise; when the reader cannot read the account the change is refused (fail
+closed). The form carries a CSRF token (double-submit cookie, SameSite=Strict) and the Origin is
 checked. Vietnamese by default, English with ``?lang=en``. docs/password-page.md.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import html
+import ipaddress
 import json
 import re
 import secrets
@@ -27,13 +32,13 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.simple_server import make_server as _make
 
-from ldap3 import NONE, SIMPLE, Connection, Server, Tls
+from ldap3 import BASE, NONE, SIMPLE, Connection, Server, Tls
 
 from ..model.passwords import quality_problems
 
@@ -58,12 +63,13 @@ TEXT = {
         "confirm": "Nhập lại mật khẩu mới",
         "submit": "Đổi mật khẩu",
         "other": "English",
-        "bad_login": "Địa chỉ hoặc mật khẩu hiện tại không đúng (hoặc tài khoản đang tạm khóa). Vui lòng thử lại.",
+        "bad_login": "Địa chỉ hoặc mật khẩu hiện tại không đúng. Vui lòng thử lại.",
         "throttled": "Quá nhiều lần thử. Vui lòng đợi 15 phút rồi thử lại.",
         "mismatch": "Hai lần nhập mật khẩu mới không giống nhau.",
         "weak": "Mật khẩu mới chưa đạt yêu cầu: cần",
         "same": "Mật khẩu mới phải khác mật khẩu hiện tại.",
         "history": "Mật khẩu mới trùng một mật khẩu đã dùng gần đây. Hãy chọn mật khẩu khác.",
+        "too_young": "Mật khẩu vừa được đổi. Mỗi ngày chỉ được đổi một lần (trừ lần đổi bắt buộc).",
         "refused": "Thư mục từ chối mật khẩu mới",
         "suspended": "Tài khoản đang bị tạm ngưng. Liên hệ đơn vị hoặc hotrothudientu@khanhhoa.gov.vn.",
         "csrf": "Phiên làm việc đã hết hạn. Vui lòng tải lại trang và thử lại.",
@@ -96,12 +102,13 @@ TEXT = {
         "confirm": "New password again",
         "submit": "Change password",
         "other": "Tiếng Việt",
-        "bad_login": "Wrong address or current password (or the account is temporarily locked). Please try again.",
+        "bad_login": "Wrong address or current password. Please try again.",
         "throttled": "Too many attempts. Please wait 15 minutes and try again.",
         "mismatch": "The two new passwords differ.",
         "weak": "The new password is not acceptable: it needs",
         "same": "The new password must differ from the current one.",
         "history": "The new password was used recently. Choose another one.",
+        "too_young": "The password was changed less than a day ago. It may change once a day (except a forced change).",
         "refused": "The directory refused the new password",
         "suspended": "This account is suspended. Contact your unit or hotrothudientu@khanhhoa.gov.vn.",
         "csrf": "Your session expired. Reload the page and try again.",
@@ -132,43 +139,88 @@ class Config:
     reader_pw: str | None = field(default=None, repr=False)
     secure_cookies: bool = True
     trust_proxy: bool = False  # behind nginx on the same host: the client is X-Real-IP
-    max_per_address: int = 5  # failed sign-ins per address per window
+    max_per_address: int = 5  # failed sign-ins per address, from one client, per window
     max_per_client: int = 20  # failed sign-ins per client address per window
     window: int = 900  # seconds
+    max_keys: int = 10000  # addresses/clients the throttle remembers at most (oldest forgotten first)
+    decoy_dn: str | None = None  # entry bound for unknown addresses (default cn=decoy,ou=services,<base>)
+
+    def check(self) -> None:
+        """Refuse a configuration that would send passwords unverified (the page does not start)."""
+        url = urllib.parse.urlsplit(self.ldap_uri)
+        if url.scheme not in ("ldap", "ldaps", "ldapi"):
+            raise ValueError(f"ldap_uri {self.ldap_uri!r}: ldap://, ldaps:// or ldapi:// only")
+        if url.scheme == "ldaps" or self.start_tls:
+            if not self.ca_path or not Path(self.ca_path).is_file():
+                raise ValueError("TLS to the directory needs ca_path (its CA) to verify the certificate")
+        elif url.scheme == "ldap" and not _loopback(url.hostname or ""):
+            raise ValueError(f"{self.ldap_uri}: passwords would cross the network unencrypted; use StartTLS or ldaps")
+        if not self.reader_dn or not self.reader_pw:
+            raise ValueError("reader_dn and its password are required: the page reads the account's state")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Throttle:
-    """Failed attempts per key in a sliding window (in memory: one process serves the page)."""
+    """Failed attempts per key in a sliding window (in memory: one process serves the page).
 
-    def __init__(self, limit: int, window: int, clock=time.monotonic):
-        self.limit, self.window, self.clock = limit, window, clock
-        self.events: dict[str, deque] = defaultdict(deque)
+    Memory is bounded: at most ``limit`` times per key and ``max_keys`` keys; past that, the key
+    that failed least recently is forgotten (keys whose window has passed are always the first).
+    """
+
+    def __init__(self, limit: int, window: int, clock=time.monotonic, max_keys: int = 10000):
+        self.limit, self.window, self.clock, self.max_keys = limit, window, clock, max_keys
+        self.events: OrderedDict[str, deque] = OrderedDict()
         self.lock = threading.Lock()
+
+    def _current(self, key: str, now: float) -> deque | None:
+        events = self.events.get(key)
+        if events is None:
+            return None
+        while events and events[0] <= now - self.window:
+            events.popleft()
+        if not events:
+            del self.events[key]  # forget quiet keys
+            return None
+        return events
 
     def blocked(self, key: str) -> bool:
         with self.lock:
-            events, now = self.events[key], self.clock()
-            while events and events[0] <= now - self.window:
-                events.popleft()
-            if not events:
-                del self.events[key]  # forget quiet keys: memory stays bounded by recent failures
-                return False
-            return len(events) >= self.limit
+            events = self._current(key, self.clock())
+            return events is not None and len(events) >= self.limit
 
     def fail(self, key: str) -> None:
         with self.lock:
-            self.events[key].append(self.clock())
+            now = self.clock()
+            events = self._current(key, now)
+            if events is None:
+                events = self.events[key] = deque(maxlen=self.limit)
+            events.append(now)
+            self.events.move_to_end(key)
+            while len(self.events) > self.max_keys:  # ordered by last failure: expired ones come first
+                self.events.popitem(last=False)
 
 
 class PasswordPage:
     def __init__(self, config: Config):
+        config.check()
         self.config = config
-        self.by_address = Throttle(config.max_per_address, config.window)
-        self.by_client = Throttle(config.max_per_client, config.window)
+        self.by_address = Throttle(config.max_per_address, config.window, max_keys=config.max_keys)
+        self.by_client = Throttle(config.max_per_client, config.window, max_keys=config.max_keys)
+        self.decoy_dn = config.decoy_dn or f"cn=decoy,ou=services,{config.base_dn}"
 
     # --- directory ----------------------------------------------------------------------
     def _server(self) -> Server:
-        tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.config.ca_path) if self.config.ca_path else None
+        tls = None
+        if self.config.ca_path:  # always verified: ldap3's default Tls() would not (CERT_NONE)
+            tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.config.ca_path, version=ssl.PROTOCOL_TLS_CLIENT)
         return Server(self.config.ldap_uri, tls=tls, get_info=NONE, connect_timeout=10)
 
     def _connection(self, dn: str, password: str) -> Connection:
@@ -182,26 +234,34 @@ class PasswordPage:
     def dn(self, local: str) -> str:
         return f"uid={local},ou=accounts,{self.config.base_dn}"
 
-    def _entry(self, dn: str, user_conn: Connection) -> dict:
-        """cn and govmailState of the entry, read by the reader identity (a user with a reset pending may not read)."""
-        conn = user_conn
-        if self.config.reader_dn:
-            conn = self._connection(self.config.reader_dn, self.config.reader_pw or "")
+    def _entry(self, dn: str) -> dict | None:
+        """cn and govmailState of the account, read by the reader identity (a user with a reset
+        pending may not read their own entry); None when there is no such account. Raises when
+        the reader cannot read: the change is then refused, never made blind."""
+        conn = self._connection(self.config.reader_dn, self.config.reader_pw or "")
         try:
-            if conn.bound and conn.search(dn, "(objectClass=*)", attributes=["cn", "govmailState"]) and conn.entries:
-                attrs = conn.entries[0].entry_attributes_as_dict
-                return {"cn": (attrs.get("cn") or [""])[0], "state": (attrs.get("govmailState") or ["active"])[0]}
+            if not conn.bound:
+                raise RuntimeError(f"the reader could not bind: {conn.result}")
+            found = conn.search(
+                dn, "(objectClass=govmailAccount)", search_scope=BASE, attributes=["cn", "govmailState"]
+            )
+            if not found:
+                if (conn.result or {}).get("result") == 32:  # noSuchObject: an unknown address
+                    return None
+                raise RuntimeError(f"the reader could not read the account: {conn.result}")
+            attrs = conn.entries[0].entry_attributes_as_dict
+            return {"cn": (attrs.get("cn") or [""])[0], "state": (attrs.get("govmailState") or [""])[0]}
         finally:
-            if conn is not user_conn:
-                conn.unbind()
-        return {"cn": "", "state": "active"}
+            conn.unbind()
 
     # --- the change ---------------------------------------------------------------------
     def change(self, address: str, current: str, new: str, confirm: str, client: str) -> tuple[bool, str, list]:  # noqa: PLR0911 — one early answer per check
         """(ok, message key, details). Never tells whether the address exists."""
         address = address.strip().lower()
         local = address.removesuffix("@" + self.config.domain)
-        if self.by_address.blocked(local) or self.by_client.blocked(client):
+        # Per address *from this client*: someone else's failures never block the owner.
+        key = f"{local}\x00{client}"
+        if self.by_address.blocked(key) or self.by_client.blocked(client):
             return False, "throttled", []
         if new != confirm:
             return False, "mismatch", []
@@ -213,16 +273,19 @@ class PasswordPage:
         valid = bool(LOCAL.match(local)) and 0 < len(current) <= MAX_FIELD
         dn = self.dn(local if valid else "nobody.invalid")
         try:
-            conn = self._connection(dn, current if valid else secrets.token_hex(16))
-        except Exception:  # the directory is down: say so, it is not the user's fault
+            # The same work whether the account exists or not: one search, then one bind against
+            # a password hashed the same way (the account's, or the decoy's nobody knows).
+            entry = self._entry(dn)
+            target = dn if entry is not None and valid else self.decoy_dn
+            conn = self._connection(target, current if valid else secrets.token_hex(16))
+        except Exception:  # directory down, reader refused: say so, and change nothing
             return False, "unavailable", []
-        if not conn.bound or not valid:
+        if not conn.bound or entry is None or target != dn:
             conn.unbind()
-            self.by_address.fail(local)
+            self.by_address.fail(key)
             self.by_client.fail(client)
             return False, "bad_login", []
         try:
-            entry = self._entry(dn, conn)
             if entry["state"] != "active":
                 return False, "suspended", []
             problems = quality_problems(new, address=f"{local}@{self.config.domain}", name=entry["cn"] or None)
@@ -235,6 +298,8 @@ class PasswordPage:
             message = result.get("message") or result.get("description") or ""
             if "history" in message.lower():
                 return False, "history", []
+            if "too young" in message.lower():
+                return False, "too_young", []
             return False, "refused", [message]
         finally:
             conn.unbind()
@@ -392,7 +457,12 @@ def main(argv: list[str] | None = None) -> int:
         data["reader_pw"] = Path(pw_file).read_text(encoding="utf-8").strip()
     config = Config(**data)
     host, _, port = listen.rpartition(":")
-    server = make_server(PasswordPage(config), host, int(port), cert, key)
+    try:
+        app = PasswordPage(config)
+    except ValueError as exc:  # no verified TLS to the directory, or no reader: refuse to start
+        print(f"govmail password page: {args.config}: {exc}", file=sys.stderr, flush=True)
+        return 2
+    server = make_server(app, host, int(port), cert, key)
     print(f"govmail password page on {listen}", file=sys.stderr, flush=True)
     server.serve_forever()
     return 0

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..model.addresses import Account, org_structural_accounts
 from ..model.names import InvalidName, person_base
-from ..model.orgs import Tree
+from ..model.orgs import Province, Tree
 from ..model.problems import Problem
+from ..model.tree import PROVINCE_FILE, org_from_source, schema_problems
 from ..model.yamlsource import parse
 from .gitlog import Git
 
@@ -35,6 +37,68 @@ def _issued(git: Git, rev: str, under: str) -> dict[str, tuple[str, int, str, st
                 if isinstance(address, str):
                     out.setdefault(address, (path, line, name, status, str(owner)))
     return out
+
+
+def _province(git: Git, under: str, files: dict[str, str]) -> Province | None:
+    path = f"{under}/{PROVINCE_FILE}" if under not in ("", ".") else PROVINCE_FILE
+    if path not in files:
+        return None
+    src, problems = parse(path, git.blob(files[path]))
+    if problems or not isinstance(src.data, dict) or schema_problems(src, "province"):
+        return None
+    return Province(src.data["domain"], src.data["province_code"], [], [], [], None, src)
+
+
+def _issued_mailboxes(git: Git, rev: str, under: str) -> dict[str, tuple[str, int, Account]]:
+    """address → (path, line, account) of every organisation, commune body and unit mailbox at ``rev``."""
+    out = {}
+    files = git.files(rev, under)
+    province = _province(git, under, files)
+    if province is None:
+        return out
+    for path, blob in files.items():
+        if not path.endswith(".yaml") or path.endswith("province.yaml"):
+            continue
+        src, problems = parse(path, git.blob(blob))
+        org = None if problems else org_from_source(src)
+        for account in org_structural_accounts(org, province) if org else []:
+            out.setdefault(account.address, (path, account.line, account))
+    return out
+
+
+def _mailbox_problems(tree: Tree, base: str, before: dict, people: dict) -> list[Problem]:
+    """A unit's, body's or organisation's mailbox issued at ``base`` is still declared as that mailbox
+    (a renamed or deleted unit loses it), held by nobody else, and not brought back once revoked."""
+    now = {a.address: (org, a) for org in tree.orgs for a in org_structural_accounts(org, tree.province)}
+    problems = []
+    for address, (path, line, was) in sorted(before.items()):
+        what = f"{address} ({was.kind} {was.name})"
+        if address in people:
+            src, _, _, fpath = people[address]
+            problems.append(
+                src.problem(fpath, f"{what} was issued at {base}; an issued address is never given to anyone else")
+            )
+        elif address not in now:
+            problems.append(
+                Problem(
+                    f"{path} (at {base})",
+                    line,
+                    "id",
+                    f"{what} was issued and is gone: a unit's or body's mailbox is its address, so a unit is never"
+                    " renamed or deleted; set its status: revoked and declare the new unit beside it",
+                )
+            )
+        elif was.status == "revoked" and now[address][1].status != "revoked":
+            org, account = now[address]
+            problems.append(
+                Problem(
+                    org.file,
+                    account.line,
+                    "status",
+                    f"{address} was revoked at {base}; a revoked address is never brought back",
+                )
+            )
+    return problems
 
 
 def _article5_base(person) -> str | None:
@@ -88,6 +152,7 @@ def check_against(tree: Tree, base: str) -> list[Problem]:
     under = root.relative_to(top).as_posix()
     merge_base = git.run("merge-base", base, "HEAD").strip()
     before = _issued(git, merge_base, under)
+    mailboxes = _issued_mailboxes(git, merge_base, under)
     now: dict[str, tuple] = {}
     for org in tree.orgs:
         for person in org.people:
@@ -126,4 +191,4 @@ def check_against(tree: Tree, base: str) -> list[Problem]:
                     f"{address} was revoked at {base}; a revoked address is never brought back",
                 )
             )
-    return problems + _new_claims(tree, before, now)
+    return problems + _new_claims(tree, before, now) + _mailbox_problems(tree, base, mailboxes, now)

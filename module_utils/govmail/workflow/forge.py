@@ -153,7 +153,7 @@ class Request:
 # --- GitHub ---------------------------------------------------------------------------------------
 
 
-def github_api(transport: Transport = urllib_transport, environ: dict | None = None) -> tuple[Api, str]:
+def github_api(transport: Transport | None = None, environ: dict | None = None) -> tuple[Api, str]:
     env = os.environ if environ is None else environ
     repo = env.get("GITHUB_REPOSITORY") or ""
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
@@ -161,7 +161,7 @@ def github_api(transport: Transport = urllib_transport, environ: dict | None = N
     headers = {"X-GitHub-Api-Version": "2022-11-28"}
     if env.get("GITHUB_TOKEN"):
         headers["Authorization"] = f"Bearer {env['GITHUB_TOKEN']}"
-    return Api(env.get("GITHUB_API_URL") or "https://api.github.com", headers, transport), repo
+    return Api(env.get("GITHUB_API_URL") or "https://api.github.com", headers, transport or urllib_transport), repo
 
 
 def github_request(api: Api, repo: str, number: int) -> Request:
@@ -215,14 +215,14 @@ def github_team(api: Api, team: str) -> set[str]:
 # --- GitLab ---------------------------------------------------------------------------------------
 
 
-def gitlab_api(transport: Transport = urllib_transport, environ: dict | None = None) -> tuple[Api, str]:
+def gitlab_api(transport: Transport | None = None, environ: dict | None = None) -> tuple[Api, str]:
     env = os.environ if environ is None else environ
     project = env.get("CI_PROJECT_ID") or ""
     base = env.get("CI_API_V4_URL") or ""
     if not project or not base:
         raise ForgeError("set CI_API_V4_URL and CI_PROJECT_ID (GitLab CI sets both)")
     headers = {"PRIVATE-TOKEN": env["GOVMAIL_FORGE_TOKEN"]} if env.get("GOVMAIL_FORGE_TOKEN") else {}
-    return Api(base, headers, transport), urllib.parse.quote(project, safe="")
+    return Api(base, headers, transport or urllib_transport), urllib.parse.quote(project, safe="")
 
 
 def gitlab_request(api: Api, project: str, iid: int) -> Request:
@@ -279,7 +279,7 @@ class Forge:
     project: str
 
     @classmethod
-    def from_env(cls, kind: str, transport: Transport = urllib_transport, environ: dict | None = None) -> Forge:
+    def from_env(cls, kind: str, transport: Transport | None = None, environ: dict | None = None) -> Forge:
         if kind == "github":
             api, project = github_api(transport, environ)
         elif kind == "gitlab":
@@ -390,7 +390,7 @@ def approvers_at(git: Git, rev: str, accounts: str = "accounts") -> list[str]:
 
 def pending(git: Git, trail: records.Trail, tip: str, limit: int = 50) -> list[str]:
     """Main-line commits from ``tip`` back to the last one the record already covers (applied, recorded
-    or refused), newest first. With no record at all within ``limit`` (the first apply under this
+    or refused), newest first. With no such commit within ``limit`` (the first apply under this
     check), only ``tip`` itself."""
     covered = set(trail.requests) | set(trail.refusals) | {c for c, _ in trail.applies}
     out = []
@@ -398,7 +398,7 @@ def pending(git: Git, trail: records.Trail, tip: str, limit: int = 50) -> list[s
         if sha in covered:
             return out
         out.append(sha)
-    return out if len(out) < limit else [tip]
+    return [tip]
 
 
 def _method(git: Git, sha: str, verdict: Verdict, same: int) -> str:

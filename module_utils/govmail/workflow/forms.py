@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..model.addresses import body_address, org_address, unit_address
 from ..model.edits import EditError
 from ..model.names import nfc
 from ..model.orgs import PLACE_WORD, Org, Tree
@@ -271,8 +272,23 @@ def _person_row(s: requests.Session, columns: dict[str, int], cells: list[str], 
     return kind
 
 
+def _body_named(tree: Tree, text: str) -> str | None:
+    """'Ủy ban nhân dân xã Ninh Phước', 'UBND xã Ninh Phước', 'Đảng ủy phường Phan Rang' → that body's address."""
+    folded = fold(text)
+    words = {"du": ("dang uy",), "ubnd": ("uy ban nhan dan", "ubnd"), "hdnd": ("hoi dong nhan dan", "hdnd")}
+    for org in tree.orgs:
+        if org.kind not in PLACE_WORD:
+            continue
+        place = fold(f"{PLACE_WORD[org.kind]} {org.name}")
+        for body in org.bodies:
+            if any(folded in (f"{w} {place}", f"{w} {fold(org.name)}") for w in words[body]):
+                return body_address(body, org.id, tree.province.domain)
+    return None
+
+
 def _unit_row(s: requests.Session, columns: dict[str, int], cells: list[str], org_id: str | None, date) -> str:
-    """A row of the unit-accounts table: suspend, restore or revoke a declared sub-unit's mailbox."""
+    """A row of the unit-accounts table: reset, suspend, restore or revoke a unit's, a commune body's or
+    an organisation's own mailbox."""
     name, request, note = (_cell(cells, columns, k) for k in ("unit", "request", "note"))
     kind = request_kind(request)
     if kind == "new":
@@ -280,18 +296,36 @@ def _unit_row(s: requests.Session, columns: dict[str, int], cells: list[str], or
             f"unit account {name!r}: a new unit is declared with its abbreviation (R5.1c); "
             "add it to units: in the file by hand"
         )
-    if kind not in ("suspend", "restore", "revoke"):
+    if kind not in ("reset", "suspend", "restore", "revoke"):
         what = f"request {request!r}" if kind is None else f"{request!r} for a unit account"
         raise requests.RequestError(f"unit account {name!r}: {what} cannot be made from the form; ask TTCĐS")
-    try:
-        org, unit = _resolve_unit(s.tree, name, org_id)
-    except requests.RequestError:
-        raise requests.RequestError(f"unit account {name!r}: no declared unit has this name") from None
-    if unit is None:
-        raise requests.RequestError(f"unit account {name!r} is a whole unit file: TTCĐS handles those")
-    code = reason_code(request, note) or "requested"
-    more = note or f"theo phiếu đề nghị {Path(s.form_path).name}"
-    requests.op_unit_status(s, org_id=org.id, unit_path=unit, kind=kind, reason=code, reason_more=more, date=date)
+    address = _body_named(s.tree, name)
+    if address is None:
+        try:
+            org, unit = _resolve_unit(s.tree, name, org_id)
+        except requests.RequestError:
+            raise requests.RequestError(f"unit account {name!r}: no declared unit has this name") from None
+        if unit is None:
+            own = org_address(org.id, org.kind, s.tree.province.domain, s.tree.province.province_code)
+            if own is None:
+                raise requests.RequestError(
+                    f"unit account {name!r}: a commune has no mailbox of its own; name the body (UBND xã …)"
+                )
+            address = own
+        else:
+            found = next(u for u in org.units if u.path == unit)
+            address = unit_address(found.id, found.parent_id, s.tree.province.domain)
+    who = {"address": address}
+    if requests.find_mailbox(s.tree, address) is None:
+        raise requests.RequestError(f"unit account {name!r} has no mailbox ({address} is not declared)")
+    if kind == "reset":
+        requests.op_reset(s, who=who, date=date)
+    elif kind == "restore":
+        requests.op_status(s, kind="restore", who=who, date=date)
+    else:
+        code = reason_code(request, note) or "requested"
+        more = note or f"theo phiếu đề nghị {Path(s.form_path).name}"
+        requests.op_status(s, kind=kind, who=who, reason=code, reason_more=more, date=date)
     return kind
 
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from ..model.addresses import org_structural_accounts
+from ..model.orgs import Province
+from ..model.tree import PROVINCE_FILE, org_from_source, schema_problems
 from ..model.yamlsource import parse
+from . import records
 from .gitlog import Commit, Git
-from .records import records
 
 VN = dt.timezone(dt.timedelta(hours=7))
 INFO = ("name", "title", "unit", "given_name", "aliases")
@@ -32,26 +35,61 @@ class Event:
     merge: Commit  # the main-line commit that approved it
     requested: Commit  # the first commit of the request
     applied: dict | None = None  # {commit, finished, result} of the first apply that carried it out
+    forge: dict | None = None  # the govmail-request/1 record of the merge, when the forge was asked
 
     def as_dict(self) -> dict:
-        return {
+        who = asked(self.requested, self.forge)
+        approval = approved(self.merge, self.forge)
+        out = {
             "address": self.address,
             "ops": self.ops,
             "changes": self.changes,
             "reason": self.reason,
-            "requested": {
-                "commit": self.requested.sha,
-                "author": self.requested.author,
-                "date": self.requested.authored.isoformat(),
-            },
+            "requested": {"commit": self.requested.sha, "author": who["author"], "date": who["date"].isoformat()},
             "approved": {
                 "commit": self.merge.sha,
-                "merged_by": self.merge.committer,
-                "date": self.merge.committed.isoformat(),
+                "merged_by": approval["merged_by"],
+                "date": approval["date"].isoformat(),
                 "merge": self.merge.is_merge,
             },
             "applied": self.applied,
         }
+        if self.forge:  # from the forge's API at merge time (issue 11 §3)
+            out["requested"].update(request=who["request"], source="forge")
+            out["approved"].update(approvers=approval["approvers"], method=approval["method"], source="forge")
+        return out
+
+
+def _when(value: object, fallback: dt.datetime) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return fallback
+
+
+def asked(first: Commit, forge: dict | None) -> dict:
+    """Who asked and when: the forge's request (author, opened) when recorded, else the first commit."""
+    if forge:
+        return {
+            "author": forge.get("author") or first.author,
+            "date": _when(forge.get("opened"), first.authored),
+            "request": f"{'#' if forge.get('forge') == 'github' else '!'}{forge.get('number')}",
+            "source": "forge",
+        }
+    return {"author": first.author, "date": first.authored, "source": "commit"}
+
+
+def approved(merge: Commit, forge: dict | None) -> dict:
+    """Who approved and when: the forge's approvers and merge time when recorded, else the merge commit."""
+    if forge:
+        return {
+            "approvers": list(forge.get("approvers") or []),
+            "merged_by": forge.get("merged_by") or merge.committer,
+            "date": _when(forge.get("merged"), merge.committed),
+            "method": forge.get("method"),
+            "source": "forge",
+        }
+    return {"approvers": [merge.committer], "merged_by": merge.committer, "date": merge.committed, "source": "commit"}
 
 
 @dataclass
@@ -62,6 +100,23 @@ class Request:
     requested: Commit
     events: list[Event] = field(default_factory=list)
     applied: dict | None = None
+    forge: dict | None = None  # the govmail-request/1 record (issue 11 §3); None for older history
+    replies: list[dict] = field(default_factory=list)  # govmail-reply/1 records: when the letter was sent
+
+    @property
+    def received(self) -> dt.datetime:
+        """R7.2a: when the request was received — the pull request's opening, else the first commit."""
+        return asked(self.requested, self.forge)["date"]
+
+    @property
+    def approved_at(self) -> dt.datetime:
+        return approved(self.merge, self.forge)["date"]
+
+    @property
+    def reply_sent(self) -> dt.date | None:
+        """The day the reply letter was sent (``govmail reply --sent``), the latest one recorded."""
+        days = [dt.date.fromisoformat(r["sent"]) for r in self.replies if isinstance(r.get("sent"), str)]
+        return max(days) if days else None
 
 
 class Accounts:
@@ -70,15 +125,35 @@ class Accounts:
     def __init__(self, git: Git, accounts_dir: str = "accounts"):
         self.git = git
         self.dir = accounts_dir.rstrip("/")
-        self._blobs: dict[str, tuple[dict, dict]] = {}
+        self._blobs: dict[tuple, tuple[dict, dict]] = {}
+        self._provinces: dict[str, Province | None] = {}
         self._revs: dict[str, tuple[dict, dict]] = {}
 
-    def _parse_blob(self, path: str, blob: str) -> tuple[dict, dict]:
-        if blob not in self._blobs:
+    def _province(self, files: dict[str, str]) -> Province | None:
+        blob = files.get(f"{self.dir}/{PROVINCE_FILE}")
+        if blob is None:
+            return None
+        if blob not in self._provinces:
+            src, problems = parse(f"{self.dir}/{PROVINCE_FILE}", self.git.blob(blob))
+            ok = not problems and isinstance(src.data, dict) and not schema_problems(src, "province")
+            self._provinces[blob] = (
+                Province(src.data["domain"], src.data["province_code"], [], [], [], None, src) if ok else None
+            )
+        return self._provinces[blob]
+
+    def _parse_blob(self, path: str, blob: str, province: Province | None = None) -> tuple[dict, dict]:
+        key = (blob, province.domain if province else None, province.province_code if province else None)
+        if key not in self._blobs:
             by_address, pending = {}, {}
             src, problems = parse(path, self.git.blob(blob))
             data = src.data if not problems and isinstance(src.data, dict) else {}
             org = (data.get("org") or {}) if isinstance(data.get("org"), dict) else {}
+            parsed = org_from_source(src) if province and data else None
+            for account in org_structural_accounts(parsed, province) if parsed else []:
+                state = {k: getattr(account, k) for k in ("name", "title", "unit", "address", "status", "reason")}
+                state.update(since=account.since, reset=account.reset, given_name=None, aliases=[])
+                state.update(org=parsed.id, file=path, kind=account.kind)
+                by_address[account.address] = state
             for person in data.get("people") or []:
                 if not isinstance(person, dict) or "name" not in person:
                     continue
@@ -86,12 +161,13 @@ class Accounts:
                 state["status"] = state["status"] or "active"
                 state["org"] = org.get("id")
                 state["file"] = path
+                state["kind"] = "person"
                 if person.get("address"):
                     by_address[person["address"]] = state
                 else:
                     pending[(org.get("id"), person["name"])] = state
-            self._blobs[blob] = (by_address, pending)
-        return self._blobs[blob]
+            self._blobs[key] = (by_address, pending)
+        return self._blobs[key]
 
     def at(self, rev: str | None) -> tuple[dict, dict]:
         """(address → entry, (org, name) → entry without an address) at ``rev``."""
@@ -99,9 +175,11 @@ class Accounts:
             return {}, {}
         if rev not in self._revs:
             by_address, pending = {}, {}
-            for path, blob in self.git.files(rev, self.dir).items():
+            files = self.git.files(rev, self.dir)
+            province = self._province(files)
+            for path, blob in files.items():
                 if path.endswith(".yaml") and not path.endswith("/province.yaml"):
-                    a, p = self._parse_blob(path, blob)
+                    a, p = self._parse_blob(path, blob, province)
                     by_address.update(a)
                     pending.update(p)
             self._revs[rev] = (by_address, pending)
@@ -150,7 +228,8 @@ class History:
         self.git = git
         self.ref = ref
         self.accounts = Accounts(git, accounts_dir)
-        self.records = records(git)
+        self.trail = records.load(git, ref)
+        self.records = self.trail.applies
         self._requests: list[Request] | None = None
 
     def _branch_commits(self, merge: Commit) -> list[Commit]:
@@ -176,11 +255,18 @@ class History:
                 continue
             if commit != merge.sha and not self.git.is_ancestor(merge.sha, commit):
                 continue
-            hits = [c for c in rec.get("changes", []) if address is None or c.get("address") == address]
+            # Drift left alone (result "reported") is the directory's, not the request's: never a failure.
+            hits = [
+                c
+                for c in rec.get("changes", [])
+                if (address is None or c.get("address") == address) and c.get("result") != "reported"
+            ]
             if address is not None and not hits:
                 continue
             ok = all(c.get("result") == "ok" for c in hits)
             found = {"commit": commit, "finished": rec.get("finished"), "result": "ok" if ok else "error"}
+            if address is not None:
+                found["ops"] = sorted({c.get("op") for c in hits})
             if ok:
                 return found
             failed = failed or found
@@ -204,11 +290,20 @@ class History:
                 reason = after.get("reason") if after and {"suspend", "revoke"} & set(ops) else None
                 event = Event(address, ops, changes, reason, after, merge, requested)
                 event.applied = self._applied(merge, address)
+                applied_ops = event.applied.pop("ops", None) if event.applied else None
+                if "create" in ops and applied_ops == ["adopt"]:
+                    # The apply took over a mailbox that already existed (brownfield): not a new account.
+                    event.ops = ["adopt" if op == "create" else op for op in ops]
                 events.append(event)
             if not events:
                 continue
             first = min((e.requested for e in events), key=lambda c: c.authored)
-            request = Request(merge, first, events, self._applied(merge, None))
+            forge = self.trail.requests.get(merge.sha)
+            for e in events:
+                e.forge = forge
+            request = Request(
+                merge, first, events, self._applied(merge, None), forge, self.trail.replies.get(merge.sha, [])
+            )
             out.append(request)
         self._requests = out
         return out
@@ -221,6 +316,11 @@ def local(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(VN)
 
 
+def applied_at(applied: dict) -> dt.datetime:
+    """When an apply finished, in Vietnam time (records carry UTC, ``…Z``)."""
+    return local(dt.datetime.fromisoformat(str(applied["finished"]).replace("Z", "+00:00")))
+
+
 def history_text(events: list[Event]) -> str:
     if not events:
         return "No change of this address in the history."
@@ -230,20 +330,36 @@ def history_text(events: list[Event]) -> str:
         detail = "; ".join(f"{k}: {b!r} → {a!r}" for k, (b, a) in e.changes.items())
         if e.reason:
             detail = (detail + "; " if detail else "") + f"reason: {e.reason}"
-        if e.ops == ["create"] and e.state:
-            detail = f"{e.state['name']}, {e.state['title']}, {e.state['org']}" + (
+        if e.ops in (["create"], ["adopt"]) and e.state:
+            title = e.state.get("title") or {"org": "organisation", "body": "body", "unit": "unit"}.get(
+                e.state.get("kind"), "mailbox"
+            )
+            detail = f"{e.state['name']}, {title}, {e.state['org']}" + (
                 f"/{e.state['unit']}" if e.state.get("unit") else ""
             )
         r, m = e.requested, e.merge
         lines.append(f"{what}: {detail}")
-        lines.append(
-            f"  requested {local(r.authored):%Y-%m-%d %H:%M} by {r.author} <{r.author_email}> in {r.short}"
-            f" ({r.subject})"
-        )
-        how = "merged" if m.is_merge else "approved (squash or direct commit)"
-        lines.append(f"  {how} {local(m.committed):%Y-%m-%d %H:%M} by {m.committer} in {m.short}")
+        who, ok = asked(r, e.forge), approved(m, e.forge)
+        if e.forge:
+            lines.append(
+                f"  requested {local(who['date']):%Y-%m-%d %H:%M} by {who['author']} in {who['request']}"
+                f" ({e.forge.get('title') or r.subject})"
+            )
+            by = ", ".join(ok["approvers"])
+            lines.append(
+                f"  approved by {by}; merged ({ok['method']}) {local(ok['date']):%Y-%m-%d %H:%M}"
+                f" by {ok['merged_by']} in {m.short}"
+            )
+        else:
+            lines.append(
+                f"  requested {local(r.authored):%Y-%m-%d %H:%M} by {r.author} <{r.author_email}> in {r.short}"
+                f" ({r.subject})"
+            )
+            how = "merged" if m.is_merge else "approved (squash or direct commit)"
+            lines.append(f"  {how} {local(m.committed):%Y-%m-%d %H:%M} by {m.committer} in {m.short}")
         if e.applied:
-            lines.append(f"  applied {e.applied['finished']} ({e.applied['result']}) at {e.applied['commit'][:10]}")
+            when, result = applied_at(e.applied), e.applied["result"]
+            lines.append(f"  applied {when:%Y-%m-%d %H:%M} ({result}) at {e.applied['commit'][:10]}")
         else:
             lines.append("  not applied yet (no apply record)")
     return "\n".join(lines)

@@ -30,7 +30,10 @@ REPLY_FORMAT = "govmail-reply/1"  # when the reply letter was sent (R7.2b step 4
 SIGNERS = ".govmail/record-signers"  # ssh-keygen allowed_signers: the keys that sign records
 NAMESPACE = "govmail-record"
 IDENTITY = "govmail-apply"
-OPS = ("create", "update", "move", "reset", "suspend", "restore", "revoke", "drift")
+# Every op the accounts module can write (directory.plan.OPERATIONS; a test keeps the two equal).
+OPS = ("create", "adopt", "update", "move", "reset", "suspend", "restore", "revoke", "drift")
+# Results: ok/failed (applied), planned (check mode), reported (drift left alone, not a failure).
+RESULTS = ("ok", "failed", "planned", "reported")
 REQUIRED = ("format", "commit", "started", "finished", "check_mode", "accounts_dir", "summary", "changes")
 CHANGE_REQUIRED = ("op", "address", "result")
 

@@ -14,11 +14,14 @@ from pathlib import Path
 
 import yaml
 
+from ..model.orgs import BODIES, PLACE_WORD
+from . import records
 from .gitlog import Git, GitError
 from .history import Event, History, local
 
 OPS_VI = {
     "create": "Tạo mới tài khoản",
+    "adopt": "Tiếp nhận tài khoản có sẵn",
     "update": "Thay đổi thông tin",
     "move": "Chuyển đơn vị",
     "reset": "Cấp lại mật khẩu",
@@ -50,6 +53,7 @@ class Letter:
     received: dt.date
     done: dt.date
     events: list[Event] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # org id → addressee, for transfers
 
 
 def find_commit(git: Git, history: History, ref: str) -> str:
@@ -58,6 +62,9 @@ def find_commit(git: Git, history: History, ref: str) -> str:
     number = re.fullmatch(r"[#!]?(\d{1,6})", ref.strip())
     if number:
         n = number.group(1)
+        for sha, rec in history.trail.requests.items():  # the forge's record of the merge (issue 11 §3)
+            if str(rec.get("number")) == n:
+                return sha
         pattern = re.compile(rf"(pull request #{n}\b|merge request \S*!{n}\b|\(#{n}\)|\(!{n}\))")
         log = git.run("log", "--first-parent", "--format=%H%x1f%B%x1e", history.ref)
         for entry in log.split("\x1e"):
@@ -71,7 +78,33 @@ def find_commit(git: Git, history: History, ref: str) -> str:
         raise ReplyError(f"{ref!r} is neither a commit nor a merged pull request number") from exc
 
 
+def addressee(name: str, kind: str | None) -> str:
+    """Who a letter is addressed to: a commune-level unit's People's Committee, else the body itself.
+
+    ``Ninh Phước`` (commune) → ``Ủy ban nhân dân xã Ninh Phước``; a ward → ``phường``, the special
+    zone → ``đặc khu`` (Luật Tổ chức chính quyền địa phương 2025)."""
+    if kind in PLACE_WORD:
+        return f"{BODIES['ubnd']} {PLACE_WORD[kind]} {name}"
+    return name
+
+
+def _orgs_at(git: Git, sha: str, accounts_dir: str) -> dict[str, str]:
+    """org id → the addressee of its letters, from the unit files at ``sha``."""
+    out = {}
+    for path, blob in git.files(sha, accounts_dir).items():
+        if not path.endswith(".yaml") or path.endswith("province.yaml"):
+            continue
+        try:
+            org = (yaml.safe_load(git.blob(blob)) or {}).get("org") or {}
+        except (yaml.YAMLError, AttributeError):
+            continue
+        if isinstance(org, dict) and isinstance(org.get("id"), str) and isinstance(org.get("name"), str):
+            out[org["id"]] = addressee(org["name"], org.get("kind"))
+    return out
+
+
 def letters(history: History, ref: str) -> list[Letter]:
+    """One letter per unit concerned: the unit of each account, and for a transfer both units."""
     git = history.git
     sha = find_commit(git, history, ref)
     request = next((r for r in history.requests() if r.merge.sha == sha), None)
@@ -80,28 +113,50 @@ def letters(history: History, ref: str) -> list[Letter]:
     if request.applied is None or request.applied.get("result") != "ok":
         raise ReplyError(f"{sha[:10]} has not been applied yet (no successful apply record): the reply follows step 3")
     done = local(dt.datetime.fromisoformat(request.applied["finished"].replace("Z", "+00:00"))).date()
+    names = _orgs_at(git, sha, history.accounts.dir)
+    if request.merge.parents:  # a unit whose file the request removed still gets its letter
+        names = {**_orgs_at(git, request.merge.parents[0], history.accounts.dir), **names}
     out: dict[str, Letter] = {}
     for event in request.events:
         state = event.state or {}
-        org = state.get("org") or "?"
-        if org not in out:
-            text = git.show(sha, state.get("file", "")) or ""
-            try:
-                name = (yaml.safe_load(text) or {}).get("org", {}).get("name", org)
-            except yaml.YAMLError:
-                name = org
-            out[org] = Letter(org, name, sha, local(request.requested.authored).date(), done)
-        out[org].events.append(event)
+        concerned = [state.get("org") or "?"]
+        if "move" in event.ops and event.changes.get("org"):
+            concerned = [o for o in event.changes["org"] if o]
+        for org in concerned:
+            if org not in out:
+                out[org] = Letter(org, names.get(org, org), sha, local(request.received).date(), done)
+                out[org].names = names
+            out[org].events.append(event)
     return list(out.values())
 
 
-def _what(event: Event) -> str:
+def record_sent(history: History, ref: str, sent: dt.date, number: str | None = None, sign_key=None) -> str:
+    """Record that the reply letter for a request was sent on ``sent`` (R7.2b step 4: the written
+    notification ends the five days); ``govmail sla`` measures to it. Returns the merge commit."""
+    git = history.git
+    sha = find_commit(git, history, ref)
+    found = letters(history, sha)  # the same refusals: not a request, not applied yet
+    applied = min(letter.done for letter in found)
+    if sent < applied:
+        raise ReplyError(f"{sha[:10]}: a reply sent on {sent} would precede the apply of {applied}")
+    rec = {"format": records.REPLY_FORMAT, "commit": sha, "sent": sent.isoformat()}
+    if number and number.strip():
+        rec["number"] = number.strip()
+    records.add(git, sha, rec, sign_key)
+    return sha
+
+
+def _what(event: Event, names: dict[str, str] | None = None) -> str:
+    names = names or {}
     parts = []
     for op in event.ops:
         text = OPS_VI.get(op, op)
         if op in ("suspend", "revoke") and event.reason:
             code = event.reason.split()[0]
             text += f" ({REASONS_VI.get(code, code)})"
+        if op == "move" and event.changes.get("org"):
+            before, after = event.changes["org"]
+            text += f": từ {names.get(before, before)} sang {names.get(after, after)}"
         if op == "update":
             fields = {"title": "chức vụ", "unit": "đơn vị", "name": "họ tên", "aliases": "địa chỉ phụ"}
             changed = [fields.get(k, k) for k in event.changes if k in fields]
@@ -173,7 +228,13 @@ def write_docx(  # noqa: PLR0915 — the letter, top to bottom
     for index, event in enumerate(letter.events, 1):
         state = event.state or {}
         cells = table.add_row().cells
-        values = (str(index), state.get("name", ""), state.get("title", ""), event.address, _what(event))
+        values = (
+            str(index),
+            state.get("name") or "",
+            state.get("title") or "",
+            event.address,
+            _what(event, letter.names),
+        )
         for cell, text in zip(cells, values, strict=True):
             cell.text = text
 
@@ -279,9 +340,9 @@ def write_pdf(
             [
                 Paragraph(str(index), small),
                 Paragraph(state.get("name", ""), small),
-                Paragraph(state.get("title", ""), small),
+                Paragraph(state.get("title") or "", small),
                 Paragraph(event.address, small),
-                Paragraph(_what(event), small),
+                Paragraph(_what(event, letter.names), small),
             ]
         )
     table = Table(rows, colWidths=[1.3 * cm, 3.4 * cm, 2.8 * cm, 5.0 * cm, 3.5 * cm], repeatRows=1)

@@ -25,11 +25,12 @@ from ..model.addresses import accounts
 from ..model.orgs import PLACE_WORD
 from ..model.tree import load
 from .history import VN, History, local
-from .sla import DEADLINE, rows
+from .sla import DEADLINE, rejected, rows, unmerged
 
 KIND_VI = {"person": "Cá nhân", "org": "Cơ quan, đơn vị", "body": "Cơ quan cấp xã", "unit": "Đơn vị trực thuộc"}
 OPS_VI = {
     "create": "Tạo mới",
+    "adopt": "Tiếp nhận tài khoản có sẵn",
     "suspend": "Tạm khóa",
     "restore": "Khôi phục",
     "revoke": "Thu hồi",
@@ -145,7 +146,8 @@ def _month_ends(last: dt.date, count: int = 12) -> list[dt.date]:
     return out[::-1]
 
 
-def build(history: History, quarter: Quarter, today: dt.date | None = None) -> Report:
+def build(history: History, quarter: Quarter, today: dt.date | None = None, requests: list | None = None) -> Report:
+    """``requests``: the forge's list of requests (``forge.listed``), for the refused and open ones."""
     today = today or dt.date.today()
     as_of = min(quarter.last, today)
     rev = _rev_at(history, as_of)
@@ -174,7 +176,7 @@ def build(history: History, quarter: Quarter, today: dt.date | None = None) -> R
 
     report.changes = {op: dict.fromkeys(quarter.months, 0) for op in OPS_VI}
     for request in history.requests():
-        approved = local(request.merge.committed).date()
+        approved = local(request.approved_at).date()
         if not quarter.first <= approved <= quarter.last:
             continue
         for event in request.events:
@@ -202,6 +204,7 @@ def build(history: History, quarter: Quarter, today: dt.date | None = None) -> R
         "pending": sum(1 for r in table if not r.applied and not r.late),
         "average_days": round(sum(r.days_to_apply for r in applied) / len(applied), 1) if applied else None,
     }
+    _refused_and_waiting(report, requests, quarter, as_of)  # issue 11 §3
     report.late = [
         {
             "received": r.received.date(),
@@ -220,8 +223,19 @@ def build(history: History, quarter: Quarter, today: dt.date | None = None) -> R
             break  # the months after today are not known yet
         at = _rev_at(history, day)
         people = history.accounts.at(at)[0].values() if at else []
-        report.over_time.append((day, sum(1 for p in people if p["status"] != "revoked")))
+        report.over_time.append(
+            (day, sum(1 for p in people if p.get("kind", "person") == "person" and p["status"] != "revoked"))
+        )
     return report
+
+
+def _refused_and_waiting(report: Report, requests: list | None, quarter: Quarter, as_of: dt.date) -> None:
+    """Refused requests and open ones past their deadline count too, when the forge's list is given."""
+    if requests is None:
+        return
+    report.deadline["rejected"] = len(rejected(requests, quarter.first, quarter.last))
+    waiting = [r for r in unmerged(requests, as_of) if quarter.first <= r.received.date() <= quarter.last]
+    report.deadline["open_late"] = sum(1 for r in waiting if r.late)
 
 
 def _d(day: dt.date | None) -> str:
@@ -277,6 +291,9 @@ def markdown(report: Report) -> str:
         f"- Quá hạn: {d['late']}",
         f"- Đang xử lý, còn trong hạn: {d['pending']}",
     ]
+    if "rejected" in d:
+        out.append(f"- Bị từ chối (đóng, không thực hiện): {d['rejected']}")
+        out.append(f"- Chưa duyệt, đã quá hạn: {d['open_late']}")
     if d["average_days"] is not None:
         out.append(f"- Thời gian thực hiện trung bình: {d['average_days']} ngày làm việc".replace(".", ","))
     if report.late:
@@ -425,6 +442,8 @@ def pdf(report: Report, path: str | Path) -> None:  # noqa: PLR0915 — the docu
         f"Số đề nghị nhận trong quý: {d['requests']}; đúng hạn: {d['on_time']}; quá hạn: {d['late']}; "
         f"đang xử lý, còn trong hạn: {d['pending']}."
     )
+    if "rejected" in d:
+        text += f" Bị từ chối: {d['rejected']}; chưa duyệt, đã quá hạn: {d['open_late']}."
     story.append(Paragraph(text, body))
     if report.late:
         data = [[cell(x) for x in ("Ngày nhận", "Hạn", "Ngày thực hiện", "Số ngày làm việc", "Tài khoản")]]

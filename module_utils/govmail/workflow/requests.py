@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..model import edits
-from ..model.addresses import allocate
+from ..model.addresses import allocate, body_address, org_structural_accounts, unit_address
 from ..model.names import nfc
-from ..model.orgs import REASON_CODES, Org, Person, Tree
+from ..model.orgs import REASON_CODES, Org, Person, Tree, Unit
 from ..model.problems import InvalidTree
 from ..model.rules import load_valid
 from ..model.tree import load
@@ -74,6 +74,52 @@ def find_person(
     return org, found[0]
 
 
+@dataclass
+class Mailbox:
+    """A unit, body or organisation mailbox a request is about (people are ``find_person``'s)."""
+
+    org: Org
+    kind: str  # org | body | unit
+    address: str
+    name: str
+    status: str
+    since: str | None
+    reset: str | None
+    unit: Unit | None = None  # kind unit
+    body: str | None = None  # kind body: du | ubnd | hdnd
+
+
+def find_mailbox(tree: Tree, address: str) -> Mailbox | None:
+    """The unit, body or organisation mailbox with this address (its local part is enough), or None."""
+    address = address.strip().lower()
+    if "@" not in address:
+        address = f"{address}@{tree.province.domain}"
+    for org in tree.orgs:
+        for account in org_structural_accounts(org, tree.province):
+            if account.address != address:
+                continue
+            unit = next((u for u in org.units if u.path == account.unit), None) if account.kind == "unit" else None
+            body = None
+            if account.kind == "body":
+                body = next(b for b in org.bodies if body_address(b, org.id, tree.province.domain) == address)
+            return Mailbox(
+                org, account.kind, address, account.name, account.status, account.since, account.reset, unit, body
+            )
+    return None
+
+
+def _mailbox_who(tree: Tree, who: dict) -> Mailbox | None:
+    """The mailbox ``who`` names by address, when it is not a person's."""
+    address = who.get("address")
+    if not address:
+        return None
+    try:
+        find_person(tree, address=address)
+    except RequestError:
+        return find_mailbox(tree, address)
+    return None
+
+
 def reason_text(code: str, text: str | None, allowed=REASON_CODES) -> str:
     code = code.strip()
     if code not in allowed:
@@ -124,6 +170,39 @@ class Session:
         for key in remove:
             src = self._source(org)
             self.texts[src.path] = edits.delete_key(src.text, src.nodes[person.fpath], key)
+
+    def set_mailbox_fields(self, box: Mailbox, values: dict[str, object], remove: tuple[str, ...] = ()) -> None:
+        """Edit the keys of a unit, body or organisation entry (the minimal edit, as for people)."""
+        for key, value in values.items():
+            src, node, order = self._mailbox_node(box)
+            self.texts[src.path] = edits.set_key(src.text, node, key, value, order=order)
+        for key in remove:
+            src, node, _ = self._mailbox_node(box)
+            self.texts[src.path] = edits.delete_key(src.text, node, key)
+
+    def _mailbox_node(self, box: Mailbox):
+        src = self._source(box.org)
+        if box.kind == "unit":
+            return src, src.nodes[box.unit.fpath], edits.UNIT_ORDER
+        if box.kind == "org":
+            return src, src.nodes[("org",)], edits.ORG_ORDER
+        # a body: written as a bare id it becomes a mapping {id: ubnd} first
+        org_node = src.nodes[("org",)]
+        listed = src.data["org"].get("bodies")
+        if listed is None:
+            items = [{"id": b} if b == box.body else b for b in box.org.bodies]
+            text = edits.set_key(src.text, org_node, "bodies", edits.Raw(edits.flow(items)), order=edits.ORG_ORDER)
+        else:
+            index = next(i for i, b in enumerate(listed) if (b.get("id") if isinstance(b, dict) else b) == box.body)
+            node = src.nodes[("org", "bodies", index)]
+            if isinstance(listed[index], dict):
+                return src, node, edits.BODY_ORDER
+            text = src.text[: node.start_mark.index] + edits.flow({"id": box.body}) + src.text[node.end_mark.index :]
+        self.texts[src.path] = text
+        src = self._source(box.org)
+        listed = src.data["org"]["bodies"]
+        index = next(i for i, b in enumerate(listed) if (b.get("id") if isinstance(b, dict) else b) == box.body)
+        return src, src.nodes[("org", "bodies", index)], edits.BODY_ORDER
 
     def append_person(self, org: Org, entry: dict) -> None:
         src = self._source(org)
@@ -186,25 +265,10 @@ def op_unit_status(
     unit = next((u for u in org.units if u.path == unit_path), None)
     if unit is None:
         raise RequestError(f"{org.file}: no unit {unit_path!r}")
-    if unit.status == "revoked":
-        raise RequestError(f"unit {unit.name} is already revoked")
-    src = s._source(org)
-    node = src.nodes[unit.fpath]
-    if kind == "restore":
-        text = edits.set_key(src.text, node, "status", "active", order=edits.UNIT_ORDER)
-    else:
-        status = {"suspend": "suspended", "revoke": "revoked"}[kind]
-        text = edits.set_key(src.text, node, "status", status, order=edits.UNIT_ORDER)
-        s.texts[src.path] = text
-        src = s._source(org)
-        text = edits.set_key(
-            src.text, src.nodes[unit.fpath], "reason", reason_text(reason, reason_more), order=edits.UNIT_ORDER
-        )
-    s.texts[src.path] = text
-    src = s._source(org)
-    s.texts[src.path] = edits.set_key(src.text, src.nodes[unit.fpath], "since", _today(date), order=edits.UNIT_ORDER)
-    s.outcome.lines.append(f"{org.file}: unit {unit.name} ({unit.path}): {kind}")
-    s.refresh()
+    if not unit.mailbox:
+        raise RequestError(f"{org.file}: unit {unit.name} has no mailbox (mailbox: false)")
+    box = find_mailbox(s.tree, unit_address(unit.id, unit.parent_id, s.tree.province.domain))
+    _mailbox_status(s, box, kind, reason=reason, reason_more=reason_more, date=date)
 
 
 def op_status(
@@ -216,7 +280,11 @@ def op_status(
     reason_more: str | None = None,
     date: dt.date | None = None,
 ) -> None:
-    """suspend, restore, revoke: set status, reason and since."""
+    """suspend, restore, revoke: set status, reason and since (of a person, or of any other mailbox)."""
+    box = _mailbox_who(s.tree, who)
+    if box is not None:
+        _mailbox_status(s, box, kind, reason=reason, reason_more=reason_more, date=date)
+        return
     org, person = find_person(s.tree, **who)
     day = _today(date)
     if kind == "restore":
@@ -238,7 +306,38 @@ def op_status(
     s.refresh()
 
 
+def _mailbox_status(s: Session, box: Mailbox, kind: str, *, reason, reason_more, date) -> None:
+    day = _today(date)
+    what = f"{box.name} <{box.address}>"
+    if kind == "restore":
+        if box.status != "suspended":
+            raise RequestError(f"{box.address} is {box.status}; only a suspended account can be restored (R8.3)")
+        s.set_mailbox_fields(box, {"status": "active", "since": day}, remove=("reason",))
+    elif kind in ("suspend", "revoke"):
+        if box.status == "revoked":
+            raise RequestError(f"{box.address} is already revoked; a revoked address is never brought back")
+        if kind == "suspend" and box.status == "suspended":
+            raise RequestError(f"{box.address} is already suspended (since {box.since})")
+        if not reason:
+            raise RequestError(f"{kind} needs --reason (one of: {', '.join(REASON_CODES)})")
+        status = "suspended" if kind == "suspend" else "revoked"
+        s.set_mailbox_fields(box, {"status": status, "reason": reason_text(reason, reason_more), "since": day})
+    else:
+        raise RequestError(f"unknown status request {kind!r}")
+    s.outcome.lines.append(f"{box.org.file}: {box.kind} mailbox {what}: {kind}")
+    s.refresh()
+
+
 def op_reset(s: Session, *, who: dict, date: dt.date | None = None) -> None:
+    box = _mailbox_who(s.tree, who)
+    if box is not None:
+        if box.status != "active":
+            raise RequestError(f"{box.address} is {box.status}; a password reset is for active accounts only")
+        token = next_reset_token(box.reset, _today(date))
+        s.set_mailbox_fields(box, {"reset": token})
+        s.outcome.lines.append(f"{box.org.file}: {box.kind} mailbox {box.name} <{box.address}>: reset {token}")
+        s.refresh()
+        return
     org, person = find_person(s.tree, **who)
     if person.status != "active":
         raise RequestError(f"{person.address} is {person.status}; a password reset is for active accounts only")
