@@ -306,4 +306,6 @@ def test_the_backup_job_is_scheduled(lab: Lab) -> None:
         assert in_lab("systemctl", "is-enabled", "govmail-backup.timer").stdout.strip() == "enabled"
         assert "govmail-backup.timer" in in_lab("systemctl", "list-timers", "--all", "govmail-backup.timer").stdout
     else:  # no init system in this container: the job still runs by hand (docs/operations.md, cron fallback)
-        assert json.loads(in_lab("/usr/local/sbin/govmail-backup", "list").stdout)["archives"]
+        run = json.loads(in_lab("/usr/local/sbin/govmail-backup", "run").stdout)
+        listed = json.loads(in_lab("/usr/local/sbin/govmail-backup", "list").stdout)["archives"]
+        assert run["last_archive"]["archive"] == listed[-1]["name"]
