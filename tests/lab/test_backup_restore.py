@@ -124,7 +124,7 @@ def playbook(name: str, container: str, offset: int, *extra: str) -> str:
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
         check=False,
     )
     assert result.returncode == 0, f"{name} on {container} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
@@ -137,7 +137,7 @@ def fresh_container() -> None:
     docker("rm", "-f", RESTORE_CONTAINER, check=False)
     for step in ("container", "converge"):
         result = subprocess.run(
-            [str(ROOT / "bin/lab"), step], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
+            [str(ROOT / "bin/lab"), step], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False
         )
         assert result.returncode == 0, f"bin/lab {step}: {result.stdout[-4000:]}\n{result.stderr[-2000:]}"
 
