@@ -60,10 +60,16 @@ class ThrowawaySlapd:
     """``with ThrowawaySlapd() as ldap:`` — a running slapd; ``ldap.uri``, ``ldap.provisioner`` …"""
 
     def __init__(
-        self, suffix: str = SUFFIX, password_hash: str = "{SSHA}", ppolicy: bool = True, policy_overrides=None
+        self,
+        suffix: str = SUFFIX,
+        password_hash: str = "{SSHA}",
+        ppolicy: bool = True,
+        policy_overrides=None,
+        syncprov: bool = True,
     ):
         self.suffix = suffix
         self.policy_overrides = policy_overrides or {}  # {"default": {"pwdMinAge": 0}}: a test's own policy
+        self.syncprov = syncprov  # RFC 4533 provider, as the slapd role configures it
         self.password_hash = password_hash
         self.ppolicy = ppolicy
         self.dir = Path(tempfile.mkdtemp(prefix="govmail-slapd-"))
@@ -87,7 +93,9 @@ class ThrowawaySlapd:
         acls = [env.from_string(a).render(ctx) for a in defaults["slapd__acl"]]
         schema = env.from_string((ROLE / "templates/etc/ldap/schema/govmail.ldif.j2").read_text("utf-8")).render(ctx)
         (self.dir / "govmail.ldif").write_text(schema.rstrip("\n") + "\n\n", encoding="utf-8")
-        modules = ["back_mdb", "unique"] + (["ppolicy"] if self.ppolicy else [])
+        modules = (
+            ["back_mdb", "unique"] + (["ppolicy"] if self.ppolicy else []) + (["syncprov"] if self.syncprov else [])
+        )
         out = f"""dn: cn=config
 objectClass: olcGlobal
 cn: config
@@ -134,7 +142,8 @@ olcDbNoSync: TRUE
 olcLastBind: TRUE
 olcSizeLimit: 500
 """
-        for index in ("objectClass eq", "uid eq", "mail eq", "govmailAlias eq", "govmailState eq", "govmailManaged eq"):
+        indexes = ["objectClass eq", "uid eq", "mail eq", "govmailAlias eq", "govmailState eq", "govmailManaged eq"]
+        for index in indexes + (["entryCSN eq", "entryUUID eq"] if self.syncprov else []):
             out += f"olcDbIndex: {index}\n"
         for number, acl in enumerate(acls):
             out += f"olcAccess: {{{number}}}{acl}\n"
@@ -155,6 +164,14 @@ objectClass: olcOverlayConfig
 objectClass: olcUniqueConfig
 olcOverlay: {1}unique
 """ + "".join(f"olcUniqueURI: ldap:///{self.suffix}?{a}?sub\n" for a in ("mail", "govmailAlias", "uid"))
+        if self.syncprov:  # the slapd role's content-synchronisation overlay (slapd__syncprov_*)
+            out += """
+dn: olcOverlay={2}syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {2}syncprov
+olcSpCheckpoint: 100 10
+"""
         return out
 
     def _base_ldif(self) -> str:

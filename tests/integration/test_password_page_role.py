@@ -1,6 +1,7 @@
-"""The password_page role's init script and configuration, rendered from the role's templates and
-defaults: the application starts from the engine's copied modules (as the role installs them),
-serves the page, changes a password against a real slapd, and stops."""
+"""The password_page role's systemd unit and configuration, rendered from the role's templates and
+defaults: the unit's command starts the application from the engine's copied modules (as the role
+installs them), it serves the page, changes a password against a real slapd, and stops on SIGTERM
+(the test machine has no systemd: tests/systemd_unit.py runs the unit's ExecStart=)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import json
 import secrets
 import shutil
 import socket
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -18,6 +18,7 @@ from http.cookiejar import CookieJar
 
 import jinja2
 import pytest
+import systemd_unit
 import yaml
 from lifecycle_helpers import backdate, set_password, user_bind
 
@@ -71,16 +72,15 @@ def test_the_role_runs_the_page_from_the_copied_modules(tmp_path, slapd, ldap):
         "password_page__decoy_dn": f"cn=decoy,ou=services,{slapd.suffix}",
         "password_page__install_dir": str(install),
         "password_page__config_dir": str(config),
-        "password_page__pid_file": str(tmp_path / "page.pid"),
         "password_page__log_file": str(tmp_path / "page.log"),
         "password_page__user": "root",
         "password_page__python": sys.executable,
     }
     (config / "password-page.json").write_text(_render("etc/govmail/password-page.json.j2", values))
     (config / "password-page.reader").write_text(slapd.mailserver[1] + "\n")
-    script = tmp_path / "govmail-password-page"
-    script.write_text(_render("etc/init.d/govmail-password-page.j2", values))
-    subprocess.run(["sh", str(script), "start"], check=True, timeout=30)
+    unit = systemd_unit.parse(_render("etc/systemd/system/govmail-password-page.service.j2", values))
+    assert unit["Service"]["WorkingDirectory"] == str(install)
+    process = systemd_unit.start(unit)
     url = f"http://127.0.0.1:{port}/password"
     try:
         jar = CookieJar()
@@ -102,8 +102,7 @@ def test_the_role_runs_the_page_from_the_copied_modules(tmp_path, slapd, ldap):
         answer = urllib.request.urlopen(request, timeout=10).read().decode()
         assert "Đã đổi mật khẩu." in answer
         assert user_bind(slapd, WHO, new).bound
-        status = subprocess.run(["sh", str(script), "status"], capture_output=True, text=True, check=False)
-        assert status.returncode == 0
+        assert process.poll() is None, "the application exited"
     finally:
-        subprocess.run(["sh", str(script), "stop"], check=True, timeout=30)
+        systemd_unit.stop(process)
     assert current not in (tmp_path / "page.log").read_text() and new not in (tmp_path / "page.log").read_text()

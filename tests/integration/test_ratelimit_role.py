@@ -1,15 +1,16 @@
-"""The ratelimit role's init script (no systemd): rendered from the role's template and defaults,
-it starts the service from the engine's file, which answers Postfix's policy protocol, and stops it."""
+"""The ratelimit role's systemd unit, rendered from the role's template and defaults: its command
+starts the service from the engine's file, which answers Postfix's policy protocol, and stops on
+SIGTERM (the test machine has no systemd: tests/systemd_unit.py runs the unit's ExecStart=)."""
 
 from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
 import time
 
 import jinja2
 import pytest
+import systemd_unit
 import yaml
 
 from helpers import REPO
@@ -24,7 +25,7 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def test_the_init_script_starts_answers_and_stops(tmp_path):
+def test_the_unit_starts_answers_and_stops(tmp_path):
     defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
     port = _port()
     shutil.copy(REPO / "module_utils/govmail/mailhost/ratelimit.py", tmp_path / "ratelimit.py")
@@ -34,15 +35,13 @@ def test_the_init_script_starts_answers_and_stops(tmp_path):
         "ratelimit__listen": f"127.0.0.1:{port}",
         "ratelimit__install_dir": str(tmp_path),
         "ratelimit__log_file": str(tmp_path / "ratelimit.log"),
-        "ratelimit__pid_file": str(tmp_path / "ratelimit.pid"),
         "ratelimit__user": "root",
         "ratelimit__max_messages": 1,
     }
-    script = tmp_path / "govmail-ratelimit"
-    template = (ROLE / "templates/etc/init.d/govmail-ratelimit.j2").read_text()
-    script.write_text(jinja2.Template(template, trim_blocks=True).render(values))
-    assert subprocess.run(["sh", "-n", str(script)], check=False).returncode == 0
-    subprocess.run(["sh", str(script), "start"], check=True, timeout=30)
+    template = (ROLE / "templates/etc/systemd/system/govmail-ratelimit.service.j2").read_text()
+    unit = systemd_unit.parse(jinja2.Template(template, trim_blocks=True).render(values))
+    assert unit["Service"]["User"] == "root" and unit["Unit"]["Before"] == "postfix.service"
+    process = systemd_unit.start(unit)
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -61,11 +60,8 @@ def test_the_init_script_starts_answers_and_stops(tmp_path):
                 answers.append(reader.readline().decode().strip())
                 reader.readline()
         assert answers[0] == "action=DUNNO" and answers[1].startswith("action=450 4.7.1")
-        status = subprocess.run(["sh", str(script), "status"], capture_output=True, text=True, check=False)
-        assert status.returncode == 0 and "is running" in status.stdout
+        assert process.poll() is None, "the service exited"
         time.sleep(0.2)
         assert "over limit sasl_username=a@khanhhoa.gov.vn" in (tmp_path / "ratelimit.log").read_text()
     finally:
-        subprocess.run(["sh", str(script), "stop"], check=True, timeout=30)
-    status = subprocess.run(["sh", str(script), "status"], capture_output=True, text=True, check=False)
-    assert status.returncode == 3 and "not running" in status.stdout
+        systemd_unit.stop(process)

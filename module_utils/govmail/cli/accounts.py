@@ -69,7 +69,7 @@ def cmd_plan(args) -> int:
     tree = _load(args)
     current, unmanaged = [], {}
     if args.ldap:
-        wire, _, current, unmanaged = read_directory(ldap_options(args, tree.province.domain))
+        wire, _, current, unmanaged = read_directory(ldap_options(args, tree.province.domain), args.dir)
         wire.close()
     changes = plan(accounts(tree, []) if args.ldap else accounts(tree), current, unmanaged)
     print({"text": render.plan_text, "json": render.plan_json, "markdown": render.plan_markdown}[args.format](changes))

@@ -192,7 +192,7 @@ def cmd_reminders(args) -> int:
     finally:
         conn.unbind()
     for item, stage in expiring:
-        print(f"{item.address}: password expires {item.expires.date()} ({item.days_left(today)} days; stage {stage})")
+        print(f"{item.address}: password expires {item.expires_day} ({item.days_left(today)} days; stage {stage})")
     if not expiring:
         print("No password expires within the window.")
     results = _send(args, tree, [reminders.notice(item, today, stage, args.web) for item, stage in expiring])

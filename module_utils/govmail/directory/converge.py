@@ -6,12 +6,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ldap3 import BASE, MODIFY_ADD, MODIFY_REPLACE
-
 from ..model import passwords
 from ..model.addresses import Account
 from .layout import OBJECT_CLASSES, Layout, entry_attributes, new_entry
-from .ldapwire import REPLACE, Pipeline, WireError, add_request, modify_request
+from .ldap_client import ADD_VALUES, REPLACE, Directory, describe
 from .plan import UNDELIVERED, Change, pending_token
 
 REMOVING = ("revoke", "drift")
@@ -72,51 +70,52 @@ class Issued:
 
 
 class DirectoryWriter:
-    """The write operations. Single-request ones go through the pipelined ``wire`` connection when
-    there is one (bulk speed); multi-step ones (adopt, revoke) through the ldap3 connection."""
+    """The write operations, on one python-ldap connection (``ldap_client.Directory``): single-request
+    changes pipelined in one batch, multi-step ones (adopt, revoke) one request after the other."""
 
-    def __init__(self, conn, layout: Layout, wire: Pipeline):
-        self.conn = conn
+    def __init__(self, directory: Directory, layout: Layout):
+        self.directory = directory
         self.layout = layout
-        self.wire = wire
 
     # -- single requests, pipelined -------------------------------------------------------
     @staticmethod
-    def create_request(dn: str, account: Account, password: str, token: str = UNDELIVERED) -> tuple[str, bytes]:
+    def create_request(dn: str, account: Account, password: str, token: str = UNDELIVERED) -> tuple[str, tuple]:
         attrs = {"objectClass": OBJECT_CLASSES, **new_entry(account)}
         attrs.update(userPassword=[password], pwdReset=["TRUE"], govmailResetToken=[token])
-        return dn, add_request(dn, attrs)
+        return dn, ("add", dn, attrs)
 
     @staticmethod
-    def update_request(dn: str, account: Account) -> tuple[str, bytes]:
-        return dn, modify_request(dn, {k: (REPLACE, v) for k, v in entry_attributes(account).items()})
+    def update_request(dn: str, account: Account) -> tuple[str, tuple]:
+        return dn, ("modify", dn, {k: (REPLACE, v) for k, v in entry_attributes(account).items()})
 
     @staticmethod
-    def reset_request(dn: str, password: str, token: str = UNDELIVERED) -> tuple[str, bytes]:
+    def reset_request(dn: str, password: str, token: str = UNDELIVERED) -> tuple[str, tuple]:
         changes = {"userPassword": (REPLACE, [password]), "pwdReset": (REPLACE, ["TRUE"])}
         changes["govmailResetToken"] = (REPLACE, [token])
-        return dn, modify_request(dn, changes)
+        return dn, ("modify", dn, changes)
 
     @staticmethod
-    def token_request(dn: str, token: str | None) -> tuple[str, bytes]:
-        return dn, modify_request(dn, {"govmailResetToken": (REPLACE, [token] if token else [])})
+    def token_request(dn: str, token: str | None) -> tuple[str, tuple]:
+        return dn, ("modify", dn, {"govmailResetToken": (REPLACE, [token] if token else [])})
 
-    def run(self, requests: list[tuple[object, tuple[str, bytes]]]) -> dict[object, str | None]:
+    def run(self, requests: list[tuple[object, tuple[str, tuple]]]) -> dict[object, str | None]:
         """key → None when applied, else the reason. Every key gets an answer, even if the server dies."""
         answers: dict[object, str | None] = {}
         dns = {key: dn for key, (dn, _) in requests}
         try:
-            for key, result in self.wire.run((key, request) for key, (_, request) in requests):
-                answers[key] = None if result.ok else f"{dns[key]}: {result.describe()}"
-        except (OSError, WireError) as exc:
+            for key, error in self.directory.run((key, request) for key, (_, request) in requests):
+                answers[key] = None if error is None else f"{dns[key]}: {error}"
+        except Exception as exc:
             for key, _ in requests:
-                answers.setdefault(key, f"the directory connection failed: {exc}")
+                answers.setdefault(key, f"the directory connection failed: {describe(exc)}")
         return answers
 
-    def _check(self, ok: bool, what: str) -> None:
-        if not ok:
-            result = self.conn.result or {}
-            raise RuntimeError(f"{what}: {result.get('description')} {result.get('message') or ''}".strip())
+    @staticmethod
+    def _do(what: str, func, *args, **kwargs) -> None:
+        try:
+            func(*args, **kwargs)
+        except Exception as exc:
+            raise RuntimeError(f"{what}: {describe(exc)}") from exc
 
     def adopt(self, account: Account, dn: str) -> None:
         """Take over an existing entry in place: it keeps its password and moves into ou=accounts.
@@ -125,38 +124,41 @@ class DirectoryWriter:
         Mark it first, rename it second (the old RDN value may be a ``cn`` about to change),
         then write every attribute as for any update.
         """
-        self.conn.search(dn, "(objectClass=*)", search_scope=BASE, attributes=["objectClass", "pwdChangedTime"])
-        found = [e.get("attributes", {}) for e in self.conn.response or [] if e.get("type") == "searchResEntry"]
+        found: list[dict] = []
+        self._do(f"adopt {dn}", lambda: found.append(self.directory.read(dn, ["objectClass", "pwdChangedTime"])))
+        found = [attrs for attrs in found if attrs is not None]
         classes = {c.lower() for attrs in found for c in attrs.get("objectClass", [])}
         mark = {
-            "govmailManaged": [(MODIFY_REPLACE, ["TRUE"])],
-            "govmailState": [(MODIFY_REPLACE, [account.status])],
-            "uid": [(MODIFY_REPLACE, [account.address.split("@", 1)[0]])],
+            "govmailManaged": (REPLACE, ["TRUE"]),
+            "govmailState": (REPLACE, [account.status]),
+            "uid": (REPLACE, [account.address.split("@", 1)[0]]),
         }
         if found and not any(attrs.get("pwdChangedTime") for attrs in found):
             # A password of unknown age would never expire (ppolicy ages from pwdChangedTime): it
             # keeps working for the first sign-in, which must change it (R6.1; the plan says so).
-            mark["pwdReset"] = [(MODIFY_REPLACE, ["TRUE"])]
+            mark["pwdReset"] = (REPLACE, ["TRUE"])
         if "govmailaccount" not in classes:  # a rerun after a half-done adoption finds it marked already
-            mark["objectClass"] = [(MODIFY_ADD, ["govmailAccount"])]
-        self._check(self.conn.modify(dn, mark), f"adopt {dn}")
+            mark["objectClass"] = (ADD_VALUES, ["govmailAccount"])
+        self._do(f"adopt {dn}", self.directory.modify, dn, mark)
         target = self.layout.dn(account.address)
         if dn.lower() != target.lower():
             rdn = target.split(",", 1)[0]
-            moved = self.conn.modify_dn(dn, rdn, delete_old_dn=False, new_superior=self.layout.accounts_dn)
-            self._check(moved, f"move {dn} into {self.layout.accounts_dn}")
+            self._do(
+                f"move {dn} into {self.layout.accounts_dn}",
+                self.directory.rename, dn, rdn, self.layout.accounts_dn, delete_old_rdn=False,
+            )  # fmt: skip
         self.update(account, target)
 
     def update(self, account: Account, dn: str) -> None:
         attrs = entry_attributes(account)
-        self._check(self.conn.modify(dn, {k: [(MODIFY_REPLACE, v)] for k, v in attrs.items()}), f"modify {dn}")
+        self._do(f"modify {dn}", self.directory.modify, dn, {k: (REPLACE, v) for k, v in attrs.items()})
 
     def revoke(self, account: Account, dn: str) -> None:
         self.update(account, dn)
         target = self.layout.dn(account.address, revoked=True)
         if dn.lower() != target.lower():
             rdn, _, _ = dn.partition(",")
-            self._check(self.conn.modify_dn(dn, rdn, new_superior=self.layout.revoked_dn), f"move {dn} to ou=revoked")
+            self._do(f"move {dn} to ou=revoked", self.directory.rename, dn, rdn, self.layout.revoked_dn)
 
 
 INFO_OPS = ("update", "move", "suspend", "restore")
@@ -179,7 +181,7 @@ def apply(
     Adoptions and revocations (several requests each) follow, one by one.
     """
     new_password = new_password or passwords.generate
-    batch: list[tuple[int, tuple[str, bytes]]] = []
+    batch: list[tuple[int, tuple[str, tuple]]] = []
     passwords_by_index: dict[int, Issued] = {}
     carrier: dict[int, int] = {}  # change index → index of the request that carries it
     info_request: dict[str, int] = {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ldap3 import SUBTREE
 
 from ..model.addresses import Account
-from .ldapwire import Pipeline
+from .ldap_client import Directory
 from .plan import UNDELIVERED
 
 OBJECT_CLASSES = ["top", "inetOrgPerson", "govmailAccount"]
@@ -129,8 +129,8 @@ UNMANAGED_FILTER = "(&(mail=*)(!(govmailManaged=TRUE)))"
 
 
 def _search(source, base: str, filter_text: str, attributes: list[str], page_size: int):
-    """(dn, attributes) pairs from a pipelined wire connection (fast) or an ldap3 connection."""
-    if isinstance(source, Pipeline):
+    """(dn, attributes) pairs from a python-ldap Directory (the engine's) or an ldap3 connection."""
+    if isinstance(source, Directory):
         yield from source.search(base, filter_text, attributes, page_size)
         return
     for item in source.extend.standard.paged_search(
@@ -159,3 +159,18 @@ def read_managed(source, layout: Layout, page_size: int = 1000) -> list[dict]:
         for dn, attrs in _search(source, layout.suffix, MANAGED_FILTER, ATTRIBUTES, page_size)
         if attrs.get("mail")
     ]
+
+
+def split_entries(entries) -> tuple[list[dict], dict[str, str]]:
+    """(dn, attributes) pairs of entries with a mail address → (managed accounts, unmanaged address → DN),
+    as ``read_managed`` and ``read_unmanaged`` would read them."""
+    current, unmanaged = [], {}
+    for dn, attrs in entries:
+        managed = (attrs.get("govmailManaged") or [None])[0] == "TRUE"
+        if managed and "govmailaccount" in {c.lower() for c in attrs.get("objectClass") or []}:
+            if attrs.get("mail"):
+                current.append(account_from_entry(dn, attrs))
+        elif not managed:
+            for address in attrs.get("mail") or []:
+                unmanaged[address.lower()] = dn
+    return current, unmanaged

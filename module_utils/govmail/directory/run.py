@@ -13,14 +13,15 @@ from pathlib import Path
 
 from ..mailhost.smtp import SmtpChannel
 from ..model.addresses import accounts, allocate
+from ..model.filecache import bulk, cache_dir
 from ..model.mailboxes import support_mailbox
 from ..model.problems import InvalidTree, Problem
 from ..model.rules import load_valid
+from . import mirror
 from .converge import DirectoryWriter, Guards, apply
 from .delivery import PASSWORD_URL, readable, recipients, resend, send_smtp, waiting_for_unit, write_age
-from .layout import Layout, read_managed, read_unmanaged
-from .ldap_client import LdapError, connect
-from .ldapwire import Pipeline, WireError
+from .layout import Layout
+from .ldap_client import Directory
 from .plan import VIA_SUPPORT, is_pending, order_key, plan, summary
 
 REPORT_FORMAT = "govmail-apply/1"
@@ -70,27 +71,26 @@ def load_for_apply(accounts_dir: str):
     return tree, accounts(tree, [])
 
 
-def open_wire(ldap: dict) -> Pipeline:
-    """The pipelined connection for bulk reads and writes, with the same options as ldap3's."""
-    try:
-        return Pipeline.open(
-            ldap["server_uri"],
-            ldap.get("bind_dn"),
-            ldap.get("bind_pw") or "",
-            start_tls=bool(ldap.get("start_tls")),
-            validate_certs=ldap.get("validate_certs", True),
-            ca_path=ldap.get("ca_path"),
-            timeout=ldap.get("connect_timeout") or 10,
-        )
-    except (OSError, WireError) as exc:
-        raise LdapError(f"cannot use the directory at {ldap['server_uri']}: {exc}") from exc
+def read_directory(ldap: dict, accounts_dir: str | None = None) -> tuple[Directory, Layout, list[dict], dict[str, str]]:
+    """One connection; the managed entries, and the addresses held by entries not managed yet.
 
-
-def read_directory(ldap: dict) -> tuple[Pipeline, Layout, list[dict], dict[str, str]]:
-    """One connection; the managed entries, and the addresses held by entries not managed yet."""
-    wire = open_wire(ldap)
+    With ``accounts_dir``, the copy of the directory kept in its file cache is brought up to date
+    (RFC 4533, ``directory/mirror.py``) instead of reading every entry again.
+    """
+    directory = Directory.open(ldap)
     layout = Layout(ldap["base_dn"])
-    return wire, layout, read_managed(wire, layout), read_unmanaged(wire, layout)
+    try:
+        current, unmanaged, _ = mirror.read(directory, layout, mirror_file(ldap, accounts_dir))
+    except BaseException:
+        directory.close()
+        raise
+    return directory, layout, current, unmanaged
+
+
+def mirror_file(ldap: dict, accounts_dir: str | None):
+    """Where the copy of this directory is kept (None: no file cache)."""
+    where = cache_dir(accounts_dir) if accounts_dir else None
+    return mirror.mirror_path(where, ldap) if where else None
 
 
 def converge(
@@ -106,10 +106,18 @@ def converge(
     report_path: str | None = None,
 ) -> dict:
     """Plan and (unless check_mode) apply. Returns the apply report (never a password in it)."""
+    with bulk():
+        return _converge(
+            accounts_dir, ldap, check_mode=check_mode, archives=archives, guards=guards, remove_drift=remove_drift,
+            delivery=delivery, commit=commit, report_path=report_path,
+        )  # fmt: skip
+
+
+def _converge(accounts_dir, ldap, *, check_mode, archives, guards, remove_drift, delivery, commit, report_path) -> dict:
     started = _now()
     tree, desired = load_for_apply(accounts_dir)
     delivery = delivery or Delivery()
-    wire, layout, current, unmanaged = read_directory(ldap)
+    wire, layout, current, unmanaged = read_directory(ldap, accounts_dir)
     try:
         recovered, recovery_errors = _recover(
             current, desired, delivery.record(report_path), wire=wire, layout=layout, check_mode=check_mode
@@ -161,6 +169,8 @@ def converge(
                 remove_drift=remove_drift,
                 report_path=report_path,
             )
+        if not check_mode and (changes or recovered):  # this run wrote: bring the saved copy up to date
+            mirror.refresh_after_apply(wire, layout, mirror_file(ldap, accounts_dir))
     finally:
         wire.close()
     report["finished"] = _now()
@@ -198,28 +208,22 @@ def _apply(report, changes, *, tree, desired, current, wire, layout, ldap, deliv
     """Write the plan, deliver the passwords; fills the report's changes and notified."""
     by_address = {a.address: a for a in desired}
     have = {a["address"]: a for a in current}
-    conn = connect(**ldap)  # ldap3, for the multi-step changes (adopt, revoke)
-    try:
-        writer = DirectoryWriter(conn, layout, wire)
-        outcomes, issued = apply(
-            changes,
-            by_address,
-            have,
-            writer,
-            archives={a["address"]: a for a in report["archives"]},
-            remove_drift=remove_drift,
-        )
-        report["changes"] = [o.as_dict() for o in outcomes] + [
-            {**c.as_dict(), "result": "reported", "error": None}
-            for c in changes
-            if c.op == "drift" and not remove_drift
-        ]
-        report["notified"], errors = _deliver(
-            issued, tree, desired, have, writer, delivery=delivery, report_path=report_path
-        )
-        report["token_errors"] += errors
-    finally:
-        conn.unbind()
+    writer = DirectoryWriter(wire, layout)
+    outcomes, issued = apply(
+        changes,
+        by_address,
+        have,
+        writer,
+        archives={a["address"]: a for a in report["archives"]},
+        remove_drift=remove_drift,
+    )
+    report["changes"] = [o.as_dict() for o in outcomes] + [
+        {**c.as_dict(), "result": "reported", "error": None} for c in changes if c.op == "drift" and not remove_drift
+    ]
+    report["notified"], errors = _deliver(
+        issued, tree, desired, have, writer, delivery=delivery, report_path=report_path
+    )
+    report["token_errors"] += errors
 
 
 def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_path) -> tuple[list[dict], list[str]]:
@@ -254,7 +258,7 @@ def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_
     # The record first: if the directory dies before the tokens are cleared, the next run reads it and
     # clears them instead of issuing fresh passwords (which would void the ones the units hold).
     done = [item for item in issued if item.account.address in delivered]
-    _append_record(delivery.record(report_path), done)
+    _append_record(delivery.record(report_path), done, marked)
     # A token left pending (not delivered) makes the next run issue a fresh one.
     answers = writer.run(
         [
@@ -271,12 +275,18 @@ def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_
     return notified, [f"clear the pending token of {key}: {error}" for key, error in answers.items() if error]
 
 
-def _append_record(path: Path | None, done) -> None:
+def _append_record(path: Path | None, done, marked: set[str] = frozenset()) -> None:
     if path is None or not done:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     at = _now()
-    lines = "".join(json.dumps({"address": i.account.address, "token": i.token, "at": at}) + "\n" for i in done)
+    lines = "".join(
+        json.dumps(
+            {"address": i.account.address, "token": i.token, "at": at, "via_support": i.account.address in marked}
+        )
+        + "\n"
+        for i in done
+    )
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
         os.write(fd, lines.encode("utf-8"))
@@ -285,14 +295,16 @@ def _append_record(path: Path | None, done) -> None:
         os.close(fd)
 
 
-def _read_record(path: Path | None) -> set[tuple[str, str]]:
+def _read_record(path: Path | None) -> dict[tuple[str, str], bool]:
+    """(address, pending token) of every delivery the record confirms → whether it went to the support
+    mailbox only because the unit mailbox could not be read yet (docs/passwords.md)."""
     if path is None or not path.exists():
-        return set()
-    out = set()
+        return {}
+    out = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             item = json.loads(line)
-            out.add((str(item["address"]), str(item["token"])))
+            out[(str(item["address"]), str(item["token"]))] = bool(item.get("via_support"))
         except (ValueError, KeyError, TypeError):
             continue  # a torn last line after a crash: that delivery is not confirmed
     return out
@@ -310,13 +322,19 @@ def _recover(current, desired, record: Path | None, *, wire, layout, check_mode)
     found = [c for c in current if is_pending(c.get("reset")) and (c["address"], c["reset"]) in delivered]
     if not found:
         return [], []
+    final = {  # the token the delivery would have written, the via-support mark included
+        c["address"]: (VIA_SUPPORT + (want.get(c["address"]) or ""))
+        if delivered[(c["address"], c["reset"])]
+        else want.get(c["address"])
+        for c in found
+    }
     errors: dict[str, str | None] = {}
     if not check_mode:
-        writer = DirectoryWriter(None, layout, wire)
-        errors = writer.run([(c["address"], writer.token_request(c["dn"], want.get(c["address"]))) for c in found])
+        writer = DirectoryWriter(wire, layout)
+        errors = writer.run([(c["address"], writer.token_request(c["dn"], final[c["address"]])) for c in found])
     for c in found:
         if not errors.get(c["address"]):
-            c["reset"] = want.get(c["address"])
+            c["reset"] = final[c["address"]]
     failed = [f"clear the delivered token of {a}: {e}" for a, e in errors.items() if e]
     return sorted(c["address"] for c in found if not errors.get(c["address"])), failed
 

@@ -7,6 +7,7 @@ import unicodedata
 from pathlib import Path
 
 from .addresses import structural_accounts
+from .filecache import bulk
 from .names import InvalidName, person_base, vn_slug
 from .orgs import COMMUNE_KINDS, PLACE_WORD, Org, Tree
 from .problems import InvalidTree, Problem
@@ -34,7 +35,11 @@ def _nfc(src: Source) -> list[Problem]:
     ]
 
 
-def _state(src: Source, fpath: tuple, status: str, reason: str | None, since: str | None) -> list[Problem]:
+def _state(
+    src: Source, fpath: tuple, status: str, reason: str | None, since: str | None, *, dates: list
+) -> list[Problem]:
+    """Problems of a state; a well-formed ``since`` goes to ``dates`` (whether it is in the future
+    depends on the day, so it is checked on every run, never cached)."""
     problems = []
     if status != "active":
         if not reason:
@@ -51,9 +56,13 @@ def _state(src: Source, fpath: tuple, status: str, reason: str | None, since: st
         except ValueError:
             problems.append(src.problem((*fpath, "since"), f"{since!r} is not a real date"))
         else:
-            if day > dt.date.today():
-                problems.append(src.problem((*fpath, "since"), f"{since} is in the future"))
+            dates.append([*fpath, day.isoformat()])
     return problems
+
+
+def _future(src: Source, dates: list) -> list[Problem]:
+    today = dt.date.today().isoformat()  # ISO dates compare as text
+    return [src.problem((*d[:-1], "since"), f"{d[-1]} is in the future") for d in dates if d[-1] > today]
 
 
 def _excuse_rules(src: Source, fp: tuple, excuse: dict | None) -> list[Problem]:
@@ -68,7 +77,7 @@ def _excuse_rules(src: Source, fp: tuple, excuse: dict | None) -> list[Problem]:
     return []
 
 
-def _body_rules(org: Org) -> list[Problem]:
+def _body_rules(org: Org, dates: list) -> list[Problem]:
     """A commune's bodies: each listed once; a body with a state of its own follows the state rules."""
     src, problems = org.source, []
     listed = src.data["org"].get("bodies") or []
@@ -77,11 +86,27 @@ def _body_rules(org: Org) -> list[Problem]:
             problems.append(src.problem(("org", "bodies", index), f"body {body!r} is listed twice"))
         elif index < len(listed) and isinstance(listed[index], dict):
             state = org.body_states[body]
-            problems += _state(src, ("org", "bodies", index), state["status"], state["reason"], state["since"])
+            problems += _state(
+                src, ("org", "bodies", index), state["status"], state["reason"], state["since"], dates=dates
+            )
     return problems
 
 
 def _org_rules(tree: Tree, org: Org) -> list[Problem]:
+    """The rules of one file alone, from the file cache when its entry has them."""
+    src = org.source
+    if src.rules is None:
+        dates: list = []
+        own = _org_rules_uncached(tree, org, dates)
+        src.rules = {"problems": [[p.line, p.field, p.message] for p in own], "dates": dates}
+        if src.cache_slot:
+            cache, key, entry = src.cache_slot
+            cache.put(key, {**entry, "rules": src.rules})
+    own = [Problem(src.path, *p) for p in src.rules["problems"]]
+    return own + _future(src, src.rules["dates"])
+
+
+def _org_rules_uncached(tree: Tree, org: Org, dates: list) -> list[Problem]:
     src = org.source
     problems = _nfc(src)
     stem = Path(src.path).stem
@@ -101,15 +126,15 @@ def _org_rules(tree: Tree, org: Org) -> list[Problem]:
             )
     elif "bodies" in src.data["org"]:
         problems.append(src.problem(("org", "bodies"), "only communes, wards and the special zone have bodies (R5.1b)"))
-    problems += _state(src, ("org",), org.status, org.reason, org.since)
-    problems += _body_rules(org)
+    problems += _state(src, ("org",), org.status, org.reason, org.since, dates=dates)
+    problems += _body_rules(org, dates)
 
     seen: dict[str, tuple] = {}
     for unit in org.units:
         if unit.path in seen:
             problems.append(src.problem((*unit.fpath, "id"), f"unit {unit.id!r} is declared twice here"))
         seen[unit.path] = unit.fpath
-        problems += _state(src, unit.fpath, unit.status, unit.reason, unit.since)
+        problems += _state(src, unit.fpath, unit.status, unit.reason, unit.since, dates=dates)
 
     for person in org.people:
         fp = person.fpath
@@ -121,7 +146,7 @@ def _org_rules(tree: Tree, org: Org) -> list[Problem]:
         except InvalidName as exc:
             field = "given_name" if "given_name" in str(exc) else "name"
             problems.append(src.problem((*fp, field), str(exc)))
-        problems += _state(src, fp, person.status, person.reason, person.since)
+        problems += _state(src, fp, person.status, person.reason, person.since, dates=dates)
         problems += _excuse_rules(src, fp, person.inactive_reason)
         if person.status == "revoked" and not person.address:
             problems.append(src.problem((*fp, "status"), "a revoked entry must keep the address it had"))
@@ -183,9 +208,10 @@ def check(tree: Tree) -> list[Problem]:
 
 def load_valid(root: str | Path, texts: dict[str, str] | None = None) -> Tree:
     """The tree under root (with ``texts`` replacing files' content), or InvalidTree listing every problem."""
-    tree, problems = load(root, texts)
-    if tree is not None:
-        problems += check(tree)
+    with bulk():
+        tree, problems = load(root, texts)
+        if tree is not None:
+            problems += check(tree)
     if problems:
         raise InvalidTree(problems)
     return tree

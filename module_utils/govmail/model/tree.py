@@ -9,10 +9,11 @@ from pathlib import Path
 import fastjsonschema
 from jsonschema import Draft202012Validator
 
+from .filecache import FileCache
 from .orgs import COMMUNE_KINDS, Org, Person, Province, Tree, Unit
 from .problems import Problem
 from .schemas import SCHEMAS
-from .yamlsource import Source, parse
+from .yamlsource import Source, kept_line, parse
 
 PROVINCE_FILE = "province.yaml"
 
@@ -294,16 +295,62 @@ def load(root: str | Path, texts: dict[str, str] | None = None) -> tuple[Tree | 
         return None, problems
 
     tree = Tree(root=str(root), province=province)
+    cache = _cache(root, province_path, texts, province)
     for path in org_files(root):
-        src, found = parse(path, texts.get(str(path)))
-        problems += found
-        if found:
-            continue
-        if not isinstance(src.data, dict):
-            problems.append(src.problem((), "must be a mapping with an 'org' section"))
-            continue
-        found = schema_problems(src, "org")
+        override = texts.get(str(path))
+        if cache is None:
+            src, found = _check_file(path, override)
+        else:
+            src, found = _cached_file(cache, root, path, override)
         problems += found
         if not found:
             tree.orgs.append(_org(src))
+    if cache is not None and cache.misses:
+        cache.prune()
     return tree, problems
+
+
+def _check_file(path: Path, text: str | None) -> tuple[Source, list[Problem]]:
+    """Parse one unit file and check it against the schema."""
+    src, found = parse(path, text)
+    if found:
+        return src, found
+    if not isinstance(src.data, dict):
+        return src, [src.problem((), "must be a mapping with an 'org' section")]
+    return src, schema_problems(src, "org")
+
+
+def _cache(root: Path, province_path: Path, texts: dict[str, str], province: Province) -> FileCache | None:
+    """The file cache, keyed also by the province file and the reference list it names."""
+    context = [texts[str(province_path)].encode() if str(province_path) in texts else province_path.read_bytes()]
+    rel = province.source.data.get("communes")
+    if rel:
+        communes = province_path.parent / rel
+        context.append(communes.read_bytes() if communes.is_file() else b"\0missing")
+    return FileCache.for_tree(root, b"\0".join(context))
+
+
+def _cached_file(cache: FileCache, root: Path, path: Path, text: str | None) -> tuple[Source, list[Problem]]:
+    try:
+        content = text.encode("utf-8") if text is not None else path.read_bytes()
+    except OSError:
+        return _check_file(path, text)
+    key = cache.key(path.relative_to(root).as_posix(), content)
+    entry = cache.get(key)
+    if entry is None:
+        src, found = _check_file(path, text)
+        entry = {"problems": [[p.line, p.field, p.message] for p in found]}
+        if not found:
+            entry["data"] = src.data
+            entry["lines"] = [[line, *fpath] for fpath, line in src.lines.items() if kept_line(fpath)]
+        cache.put(key, entry)
+    else:
+        cache.touch(key)
+        found = [Problem(str(path), *p) for p in entry["problems"]]
+        if found:
+            return Source(str(path), ""), found
+        src = Source(str(path), content.decode("utf-8"), entry["data"], {tuple(x[1:]): x[0] for x in entry["lines"]})
+        src._nodes = None  # the rest of the lines and the nodes: parsed again if ever asked for
+        src.rules = entry.get("rules")
+    src.cache_slot = (cache, key, entry)
+    return src, found

@@ -18,17 +18,40 @@ from .problems import Problem, field_name
 
 @dataclass
 class Source:
-    """One parsed file: its data, the line of every field, and the nodes behind them."""
+    """One parsed file: its data, the line of every field, and the nodes behind them.
+
+    A Source rebuilt from the file cache (``model/filecache.py``) holds the data and the lines of
+    the fields a run needs (paths of up to two parts and list items); the first question about any
+    other field, or about the nodes, parses the text again.
+    """
 
     path: str
     text: str
     data: object = None
     lines: dict[tuple, int] = field(default_factory=dict)
-    nodes: dict[tuple, yaml.Node] = field(default_factory=dict)
+    _nodes: dict[tuple, yaml.Node] | None = field(default_factory=dict, repr=False)
+    rules: dict | None = field(default=None, repr=False)  # the file's own rule results, from the cache
+    cache_slot: tuple | None = field(default=None, repr=False)  # (FileCache, key, entry) to store them
+
+    @property
+    def complete(self) -> bool:
+        return self._nodes is not None
+
+    @property
+    def nodes(self) -> dict[tuple, yaml.Node]:
+        if self._nodes is None:
+            self._complete()
+        return self._nodes
+
+    def _complete(self) -> None:
+        full, _ = parse(self.path, self.text)
+        self.lines, self._nodes = full.lines, full._nodes
 
     def line_of(self, path: tuple) -> int:
         """Line of the field at ``path``, or of its nearest ancestor that has one."""
         path = tuple(path)
+        if self._nodes is None and path not in self.lines and not kept_line(path):
+            self._complete()
         while path:
             if path in self.lines:
                 return self.lines[path]
@@ -55,8 +78,13 @@ def _scalar(loader: _Composer, node: yaml.ScalarNode) -> object:
     return value
 
 
+def kept_line(path: tuple) -> bool:
+    """Whether the file cache keeps the line of this field (so a cached Source answers alone)."""
+    return len(path) <= 2 or isinstance(path[-1], int)
+
+
 def _build(loader, src: Source, node: yaml.Node, path: tuple, problems: list[Problem]) -> object:
-    src.nodes[path] = node
+    src._nodes[path] = node
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         for key_node, value_node in node.value:

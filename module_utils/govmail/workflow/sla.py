@@ -141,21 +141,21 @@ def rows(
 
 
 def sla_text(table: list[Row]) -> str:
+    """The table: received, approved, applied, replied (the letter), due, working days, the request."""
     if not table:
         return "No requests in the period."
-    lines = [
-        f"{'received':<16} {'approved':<16} {'applied':<16} {'replied':<10} {'due':<10} {'wd':>3}  {'':4} "
-        "commit     request accounts"
-    ]
+    head = f"{'received':<16} {'approved':<16} {'applied':<16} {'replied':<10} "
+    head += f"{'due':<10} {'wd':>3}  {'':4} commit     request accounts"
+    lines = [head]
     for r in table:
         applied = f"{r.applied:%Y-%m-%d %H:%M}" if r.applied else "not applied"
-        replied = f"{r.replied}" if r.replied else "-"
         days = r.days_to_reply if r.days_to_reply is not None else r.days_to_apply
         days = days if days is not None else "-"
-        lines.append(
-            f"{r.received:%Y-%m-%d %H:%M} {r.approved:%Y-%m-%d %H:%M} {applied:<16} {replied:<10} {r.due} {days:>3}  "
-            f"{'LATE' if r.late else 'ok':4} {r.commit[:10]} {r.request or '-':7} {', '.join(r.accounts)}"
-        )
+        line = f"{r.received:%Y-%m-%d %H:%M} {r.approved:%Y-%m-%d %H:%M} {applied:<16} "
+        line += f"{r.replied or '-'!s:<10} "
+        line += f"{r.due} {days:>3}  {'LATE' if r.late else 'ok':4} {r.commit[:10]} "
+        line += f"{r.request or '-':7} "
+        lines.append(line + ", ".join(r.accounts))
     late = [r for r in table if r.late]
     lines.append(
         f"{len(table)} request(s); {len(table) - len(late)} within {DEADLINE} working days, "

@@ -1,3 +1,5 @@
+# The engine's former hand-written codec (module_utils/govmail/directory/ldapwire.py until issue 9), kept
+# here only as the baseline of bench/clients.py. The engine no longer uses it.
 """A pipelined LDAP writer for bulk changes (RFC 4511 add, modify; simple or SASL EXTERNAL bind; TLS).
 
 ldap3 stays the general client (connections, reads, multi-step changes). Encoding a request with

@@ -1,0 +1,147 @@
+"""A local copy of the directory's entries with a mail address, brought up to date on each run by
+RFC 4533 content synchronisation (refreshOnly with the cookie of the last run; ``syncprov`` on the
+server). docs/convergence.md tells how completeness is proven and when a full read happens.
+
+The copy lives in the file cache's directory (``model/filecache.cache_dir``), one JSON file per
+server URI, suffix and bind DN, mode 0600. It is only trusted together with the server's answer:
+the cookie names the server's change sequence, and the suffix entry's entryUUID (read on every run)
+must match the one the copy was taken from, so a directory rebuilt at the same address is read again
+in full.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from .layout import ATTRIBUTES, Layout, split_entries
+from .ldap_client import Directory, SyncState
+
+FORMAT = "govmail-mirror/1"
+SYNC_FILTER = "(mail=*)"
+SYNC_ATTRIBUTES = [*ATTRIBUTES, "govmailManaged", "objectClass"]
+
+
+def mirror_path(directory: Path, ldap: dict) -> Path:
+    ident = "\0".join(str(ldap.get(k) or "") for k in ("server_uri", "base_dn", "bind_dn"))
+    return directory / "directory" / f"{hashlib.sha256(ident.encode()).hexdigest()[:32]}.json"
+
+
+def _suffix_uuid(directory: Directory, suffix: str) -> str | None:
+    import ldap as libldap  # noqa: PLC0415
+
+    try:
+        found = directory.conn.search_s(suffix, libldap.SCOPE_BASE, "(objectClass=*)", ["entryUUID"])
+    except libldap.LDAPError:
+        return None
+    return next((v.decode() for _, attrs in found for v in attrs.get("entryUUID", [])), None)
+
+
+def _load(path: Path | None, database: str | None) -> SyncState | None:
+    if path is None or database is None:
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT or saved.get("database") != database:
+        return None
+    return SyncState(saved["cookie"], {uuid: (dn, attrs) for uuid, (dn, attrs) in saved["entries"].items()})
+
+
+def _save(path: Path | None, database: str | None, state: SyncState) -> None:
+    if path is None or database is None:
+        return
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(
+                {"format": FORMAT, "database": database, "cookie": state.cookie, "entries": state.entries},
+                out,
+                ensure_ascii=False,
+            )
+        os.replace(tmp, path)
+
+
+def forget(path: Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _newest_csn(cookie: str) -> str | None:
+    """The newest change sequence number a cookie (``rid=…,sid=…,csn=a;b``) covers."""
+    for part in cookie.split(","):
+        key, _, value = part.partition("=")
+        if key.strip() == "csn" and value:
+            return max(value.split(";"))
+    return None
+
+
+def _complete(directory: Directory, suffix: str, cookie: str | None) -> bool:
+    """The proof the refresh missed nothing: no entry was changed after the newest change its cookie
+    covers. (After a crash, syncprov may restart with a stale contextCSN and leave newer entries out
+    of a refresh; such a refresh is not used.)"""
+    import ldap as libldap  # noqa: PLC0415
+
+    csn = _newest_csn(cookie or "")
+    if csn is None:
+        return False
+    newer = f"(&(entryCSN>={csn})(!(entryCSN={csn})))"
+    try:
+        found = directory.conn.search_ext_s(suffix, libldap.SCOPE_SUBTREE, newer, ["1.1"], sizelimit=1)
+    except libldap.SIZELIMIT_EXCEEDED:
+        return False
+    except libldap.LDAPError:
+        return False
+    return not [dn for dn, _ in found if dn]
+
+
+def _refreshed(directory: Directory, suffix: str, state: SyncState) -> SyncState | None:
+    import ldap as libldap  # noqa: PLC0415
+
+    try:
+        directory.refresh(suffix, SYNC_FILTER, SYNC_ATTRIBUTES, state)
+    except (libldap.LDAPError, RuntimeError):
+        return None  # refused (no syncprov, unknown cookie) or cut (limits)
+    return state if _complete(directory, suffix, state.cookie) else None
+
+
+def read(directory: Directory, layout: Layout, path: Path | None) -> tuple[list[dict], dict[str, str], str]:
+    """(managed accounts, unmanaged address → DN, how they were read).
+
+    ``how`` is ``sync`` (changes since the saved cookie), ``sync-full`` (no usable copy, or the
+    cookie refused: everything, by a refresh without a cookie) or ``paged`` (no content
+    synchronisation, or a refresh that cannot be proven complete: a full paged read, nothing saved).
+    """
+    database = _suffix_uuid(directory, layout.suffix)
+    saved = _load(path, database)
+    cookie_before = saved.cookie if saved is not None else None
+    state = _refreshed(directory, layout.suffix, saved) if saved is not None else None
+    how = "sync"
+    if state is None:
+        how = "sync-full"
+        state = _refreshed(directory, layout.suffix, SyncState())
+    if state is None:
+        forget(path)
+        current, unmanaged = split_entries(directory.search(layout.suffix, SYNC_FILTER, SYNC_ATTRIBUTES))
+        return current, unmanaged, "paged"
+    if how != "sync" or state.changed or state.cookie != cookie_before:  # unchanged: the saved copy stands
+        _save(path, database, state)
+    current, unmanaged = split_entries(state.entries.values())
+    return current, unmanaged, how
+
+
+def refresh_after_apply(directory: Directory, layout: Layout, path: Path | None) -> None:
+    """Bring the saved copy up to date after this run's own writes (so the next run reads little)."""
+    if path is None:
+        return
+    try:
+        read(directory, layout, path)
+    except Exception:
+        forget(path)
