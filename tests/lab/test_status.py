@@ -114,7 +114,7 @@ def test_exporters_publish_the_services_metrics(lab: Lab, make_account) -> None:
 
 def test_logrotate_rotates_every_govmail_log_and_the_services_keep_logging(lab: Lab, make_account) -> None:
     config = in_lab("cat", "/etc/logrotate.d/govmail").stdout
-    for log in ("/var/log/postfix.log", "/var/log/dovecot.log", "/var/log/govmail-ratelimit.log"):
+    for log in ("/var/log/postfix.log", "/var/log/dovecot.log", "/var/log/govmail-password-page.log"):
         assert f"{log} {{" in config
     in_lab("logrotate", "--force", "/etc/logrotate.d/govmail")
     rotated = in_lab("sh", "-c", "ls /var/log/postfix.log.1 /var/log/dovecot.log.1").stdout
