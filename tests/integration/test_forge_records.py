@@ -496,7 +496,8 @@ def test_bin_ci_apply_refuses_an_unapproved_merge_records_why_and_applies_an_app
     assert json.loads(note)["format"] == "govmail-refused/1"
     assert "no merged request found" in json.loads(note)["why"]
 
-    # an approved merge after it: applied, and both the request and the apply recorded
+    # an approved merge after it: the refused commit is judged again and still refused — it cannot
+    # ride along with the next approved merge
     repo.branch("r15", tip)
     head = repo.commit("Tạo mới Đỗ Thị Hoa", {"accounts/skhcn.yaml": SKHCN + MAI + AN + CUONG + HOA}, who="skhcn-it")
     merge = repo.merge("r15", who="github", when="2026-01-22T10:00:00+07:00")
@@ -513,13 +514,28 @@ def test_bin_ci_apply_refuses_an_unapproved_merge_records_why_and_applies_an_app
         ["git", "pull", "-q", "--ff-only"], cwd=work, check=True, env={**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null"}
     )
     res = run_apply(work, api, tmp_path)
+    assert res.returncode == 1
+    assert f"REFUSED {tip[:10]}: no merged request found" in res.stdout
+    assert not (tmp_path / "applied").exists()
+    # an approver lets it through by name (a manual run gated by the production environment)
+    res = run_apply(work, api, tmp_path, CI_ACCEPT=tip, CI_ACCEPT_BY=APPROVER, CI_ACCEPT_WHY="bin/ci reviewed in #16")
     assert res.returncode == 0, res.stdout + res.stderr
     assert (tmp_path / "applied").exists()
+    accepted = [json.loads(x) for x in repo.git("notes", f"--ref={records.NOTES_REF}", "show", tip).splitlines()]
+    # (the second, identical refusal is not written twice)
+    assert [(r["format"], r.get("by")) for r in accepted] == [
+        ("govmail-refused/1", None),
+        ("govmail-accepted/1", APPROVER),
+    ]
     kinds = [
         json.loads(line)["format"]
         for line in repo.git("notes", f"--ref={records.NOTES_REF}", "show", merge).splitlines()
     ]
-    assert kinds == ["govmail-request/1", "govmail-apply/1"]
+    assert kinds == [
+        "govmail-refused/1",
+        "govmail-request/1",
+        "govmail-apply/1",
+    ]  # refused once, for the earlier commit
 
 
 def test_bin_ci_apply_refuses_a_rewritten_record(tmp_path, served):

@@ -181,8 +181,11 @@ def cmd_approval(args) -> int:
             if args.set_status:
                 f.set_status(verdict.request.head, verdict.ok, verdict.why())
             return 0 if verdict.ok else 1
+        accept = {c: {"by": args.accepted_by, "why": args.why} for c in args.accept or []}
+        if accept and not (args.accepted_by and args.why and args.why.strip()):
+            raise forge.ForgeError("--accept needs --accepted-by (the approver) and --why")
         ok, lines = forge.check_merges(
-            git, f, git.rev(args.commit), accounts=args.dir, sign_key=args.sign_key, write=args.record
+            git, f, git.rev(args.commit), accounts=args.dir, sign_key=args.sign_key, write=args.record, accept=accept
         )
     except (forge.ForgeError, records.RecordError, GitError) as exc:
         print(f"govmail approval: {exc}", file=sys.stderr)
@@ -488,6 +491,14 @@ def _forge_parsers(sub) -> None:
     p.add_argument("--set-status", action="store_true", help=f"GitHub: set the commit status {forge.STATUS_CONTEXT}")
     p.add_argument("--record", action="store_true", help="write the request records (or the refusal) as notes")
     p.add_argument("--sign-key", help="the SSH private key that signs the records")
+    p.add_argument(
+        "--accept",
+        action="append",
+        metavar="COMMIT",
+        help="with --commit: let a refused commit through (an approver's decision, recorded with who and why)",
+    )
+    p.add_argument("--accepted-by", help="with --accept: the approver who decided")
+    p.add_argument("--why", help="with --accept: why (e.g. 'reverted by #17')")
     p.add_argument("--ref", default="HEAD", help="with --pr: the base, where the approvers are read")
     p.add_argument("--dir", default=DEFAULT_DIR)
     p.add_argument("--repo", default=".")

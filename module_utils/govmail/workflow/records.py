@@ -26,6 +26,7 @@ NOTES_REF = "refs/notes/govmail-apply"
 FORMAT = "govmail-apply/1"
 REQUEST_FORMAT = "govmail-request/1"  # who asked, who approved, when: from the forge at merge time
 REFUSED_FORMAT = "govmail-refused/1"  # an apply refused for want of an approval, and why
+ACCEPTED_FORMAT = "govmail-accepted/1"  # a refused commit let through by an approver, by name, and why
 REPLY_FORMAT = "govmail-reply/1"  # when the reply letter was sent (R7.2b step 4)
 SIGNERS = ".govmail/record-signers"  # ssh-keygen allowed_signers: the keys that sign records
 NAMESPACE = "govmail-record"
@@ -165,6 +166,7 @@ class Trail:
     applies: list[tuple[str, dict]] = field(default_factory=list)  # by finish time
     requests: dict[str, dict] = field(default_factory=dict)  # main-line commit → govmail-request/1
     refusals: dict[str, list[dict]] = field(default_factory=dict)
+    accepted: dict[str, dict] = field(default_factory=dict)
     replies: dict[str, list[dict]] = field(default_factory=dict)  # merge commit → govmail-reply/1
     problems: list[str] = field(default_factory=list)
     signed: bool = False  # a signers file exists at the ref: every record must verify
@@ -209,6 +211,8 @@ def _take(trail: Trail, commit: str, line: str, where: str, signers: str) -> Non
         trail.requests.setdefault(commit, rec)
     elif kind == REFUSED_FORMAT:
         trail.refusals.setdefault(commit, []).append(rec)
+    elif kind == ACCEPTED_FORMAT:
+        trail.accepted.setdefault(commit, rec)
     elif kind == REPLY_FORMAT:
         trail.replies.setdefault(commit, []).append(rec)
     else:

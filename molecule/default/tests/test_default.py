@@ -63,7 +63,15 @@ def test_govmail_schema_is_loaded(host) -> None:
 
 def test_default_password_policy_matches_article_6(host) -> None:
     policy = ldap_root(host, f"cn=default,ou=policies,{SUFFIX}")
-    for line in ("pwdMinLength: 8", "pwdMustChange: TRUE", "pwdMaxAge: 7776000", "pwdLockout: TRUE"):
+    for line in (
+        "pwdMinLength: 8",
+        "pwdMustChange: TRUE",
+        "pwdMaxAge: 7776000",
+        "pwdLockout: FALSE",
+        "pwdMinAge: 86400",
+        "pwdSafeModify: TRUE",
+        "pwdCheckModule: /usr/lib/ldap/govmail_pwcheck-",
+    ):
         assert line in policy
 
 
