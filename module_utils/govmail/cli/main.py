@@ -8,7 +8,7 @@ import sys
 from .. import __version__
 from ..directory.ldap_client import LdapError
 from ..model.problems import InvalidTree
-from . import accounts, directory, lifecycle, mailservice, workflow
+from . import accounts, directory, lifecycle, mailservice, operations, workflow
 
 
 def parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     lifecycle.register(sub)
     directory.register(sub)
     mailservice.register(sub)
+    operations.register(sub)
     return top
 
 

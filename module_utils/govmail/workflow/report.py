@@ -93,6 +93,33 @@ class Report:
     over_time: list[tuple[dt.date, int]] = field(default_factory=list)
     review: dict[str, list[str]] = field(default_factory=dict)  # confirmed / changes / none → unit ids (R10.5)
     review_names: dict[str, str] = field(default_factory=dict)
+    # Backups and the restore drill (R9.2b), from the status files the CLI reads (ops/backups.summary).
+    operations: dict = field(default_factory=dict)
+
+
+OPS_TITLE = "Sao lưu và diễn tập khôi phục dữ liệu (điểm b khoản 2 Điều 9)"
+
+
+def operations_lines(report: Report) -> list[str]:
+    ops = report.operations
+    when = ops.get("last_backup")
+    drill = ops.get("drill")
+    lines = [
+        f"Lần sao lưu thành công gần nhất: {when:%H:%M %d/%m/%Y} (UTC, máy {ops.get('last_backup_host')}); "
+        f"số bản sao lưu đang giữ: {ops.get('archives', 0)}."
+        if when
+        else "Chưa ghi nhận lần sao lưu thành công nào."
+    ]
+    if drill:
+        figures = ops.get("drill_figures") or {}
+        lines.append(
+            f"Diễn tập khôi phục gần nhất: {drill:%H:%M %d/%m/%Y} (UTC), "
+            + ("đạt, không mất dữ liệu" if ops.get("drill_ok") else "KHÔNG ĐẠT")
+            + (f": {figures.get('entries')} mục danh bạ, {figures.get('messages')} thư." if figures else ".")
+        )
+    else:
+        lines.append("Chưa ghi nhận lần diễn tập khôi phục nào.")
+    return lines
 
 
 def _rev_at(history: History, day: dt.date) -> str | None:
@@ -309,6 +336,8 @@ def markdown(report: Report) -> str:
             named = ", ".join(report.review_names.get(i, i) for i in ids) or "—"
             out.append(f"- {label}: {len(ids)} ({named})")
         out.append("")
+    if report.operations:
+        out += [f"## 5. {OPS_TITLE}", "", *(f"- {line}" for line in operations_lines(report)), ""]
     return "\n".join(out)
 
 
@@ -459,6 +488,9 @@ def pdf(report: Report, path: str | Path) -> None:  # noqa: PLR0915 — the docu
         story.append(table)
     else:
         story.append(Paragraph("Không có trường hợp nào trong quý.", body))
+    if report.operations:
+        story.append(Paragraph(OPS_TITLE, h2))
+        story += [Paragraph(line, body) for line in operations_lines(report)]
 
     story.append(
         KeepTogether(
