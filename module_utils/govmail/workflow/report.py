@@ -329,16 +329,21 @@ def markdown(report: Report) -> str:
         f"{len(report.incidents) - counted}.",
         "",
     ]
-    if report.review:
-        out += ["## 5. Đơn vị rà soát danh sách tài khoản (khoản 5 Điều 10)", ""]
-        for key, label in REVIEW_VI.items():
-            ids = report.review.get(key, [])
-            named = ", ".join(report.review_names.get(i, i) for i in ids) or "—"
-            out.append(f"- {label}: {len(ids)} ({named})")
-        out.append("")
     if report.operations:
         out += [f"## 5. {OPS_TITLE}", "", *(f"- {line}" for line in operations_lines(report)), ""]
-    return "\n".join(out)
+    return "\n".join(out + review_lines(report))
+
+
+def review_lines(report: Report) -> list[str]:
+    """The units' answers to the quarterly review of their lists (R10.5), when any unit has a mailbox."""
+    if not report.review:
+        return []
+    out = ["## 6. Đơn vị rà soát danh sách tài khoản (khoản 5 Điều 10)", ""]
+    for key, label in REVIEW_VI.items():
+        ids = report.review.get(key, [])
+        named = ", ".join(report.review_names.get(i, i) for i in ids) or "—"
+        out.append(f"- {label}: {len(ids)} ({named})")
+    return [*out, ""]
 
 
 def charts(report: Report) -> tuple[bytes, bytes]:
