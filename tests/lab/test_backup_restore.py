@@ -298,10 +298,10 @@ def test_restore_drill_loses_nothing(lab: Lab, make_account, restore_target: str
 
 def test_the_backup_job_is_scheduled(lab: Lab) -> None:
     """The timer and its service are installed; where systemd runs the host, the timer is enabled and waiting."""
-    for unit in ("govmail-backup.service", "govmail-backup.timer"):
-        text = in_lab("cat", f"/etc/systemd/system/{unit}").stdout
-        assert "govmail-backup" in text
-    assert "OnCalendar=*-*-* 01:30:00" in in_lab("cat", "/etc/systemd/system/govmail-backup.timer").stdout
+    service = in_lab("cat", "/etc/systemd/system/govmail-backup.service").stdout
+    assert "ExecStart=/usr/local/sbin/govmail-backup run" in service
+    timer = in_lab("cat", "/etc/systemd/system/govmail-backup.timer").stdout
+    assert "OnCalendar=*-*-* 01:30:00" in timer and "Persistent=true" in timer
     if in_lab("cat", "/proc/1/comm").stdout.strip() == "systemd":
         assert in_lab("systemctl", "is-enabled", "govmail-backup.timer").stdout.strip() == "enabled"
         assert "govmail-backup.timer" in in_lab("systemctl", "list-timers", "--all", "govmail-backup.timer").stdout

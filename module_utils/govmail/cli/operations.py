@@ -10,7 +10,8 @@ import datetime as dt
 import json
 import os
 import sys
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from pathlib import Path
 
 from ..directory.layout import Layout
@@ -135,13 +136,13 @@ def cmd_sla_digest(args) -> int:
         return 2
     late = [r for r in table if r.late]
     tree = load_valid(str(Path(args.repo) / args.dir))
-    msg = EmailMessage()
-    msg["From"] = args.sender or support_mailbox(tree)
-    msg["To"] = ", ".join(args.to)
-    msg["Subject"] = (
+    subject = (
         f"Thời hạn giải quyết đề nghị: {len(late)} đề nghị quá hạn" if late else "Thời hạn giải quyết đề nghị: đúng hạn"
     )
-    msg.set_content(sla.sla_text(table) + "\n")
+    msg = MIMEText(sla.sla_text(table) + "\n", "plain", "utf-8")  # Header: no space lost between encoded words
+    msg["From"] = args.sender or support_mailbox(tree)
+    msg["To"] = ", ".join(args.to)
+    msg["Subject"] = Header(subject, "utf-8")
     host, _, port = args.smtp.partition(":")
     channel = SmtpChannel(
         host=host,
