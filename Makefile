@@ -42,6 +42,7 @@ test-integration: $(STAMP)  ## tests that run real programs (a throwaway slapd, 
 	bin/bootstrap-host slapd
 	bin/bootstrap-host documents
 	bin/bootstrap-host browser
+	bin/bootstrap-host wsgi
 	$(BIN)/pytest -m integration tests/integration
 
 test: lint test-unit test-integration test-lab molecule  ## everything CI runs
@@ -51,6 +52,7 @@ validate: $(STAMP)  ## validate the account files
 
 lab: $(STAMP) lab-up  ## the main job: bring up the local lab and converge accounts/ into it
 	VENV=$(VENV) bin/lab-accounts $(ACCOUNTS)
+	@bin/lab url
 
 N ?= 5000
 bench: $(STAMP)  ## benchmark against a real slapd: make bench N=5000 (last line: JSON figures)

@@ -59,11 +59,12 @@ def _save(path: Path | None, database: str | None, state: SyncState) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(
-                {"format": FORMAT, "database": database, "cookie": state.cookie, "entries": state.entries},
-                out,
-                ensure_ascii=False,
+        with os.fdopen(fd, "w", encoding="utf-8") as out:  # dumps: the C encoder (dump is pure Python)
+            out.write(
+                json.dumps(
+                    {"format": FORMAT, "database": database, "cookie": state.cookie, "entries": state.entries},
+                    ensure_ascii=False,
+                )
             )
         os.replace(tmp, path)
 
