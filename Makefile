@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml bin/bootstrap-host
 
 venv: $(STAMP)  ## create .venv with every pinned dependency
 
-lint: $(STAMP)  ## ruff, yamllint, ansible-lint (production profile)
+lint: $(STAMP)  ## ruff, yamllint, ansible-lint (production profile), ansible-doc of every module and filter
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/yamllint --strict .
@@ -33,6 +33,7 @@ lint: $(STAMP)  ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
 	$(BIN)/govmail codeowners --check
+	$(PY) bin/check-plugin-docs $(BIN)/ansible-doc
 
 test-unit: $(STAMP)  ## pure-Python tests of the engine, CLI and filters
 	$(BIN)/pytest -m 'not integration' tests/unit

@@ -20,7 +20,7 @@ description:
   - "Runs on the controller (C(delegate_to: localhost)) or any host with the Python requirements."
 version_added: "0.1.0"
 author: govmail maintainers
-requirements: [ldap3, pyyaml, jsonschema, unidecode]
+requirements: [python-ldap, pyyaml, jsonschema, unidecode]
 options:
   accounts_dir:
     description: The account tree to converge.

@@ -171,6 +171,7 @@ objectClass: olcOverlayConfig
 objectClass: olcSyncProvConfig
 olcOverlay: {2}syncprov
 olcSpCheckpoint: 100 10
+olcSpSessionlog: 10000
 """
         return out
 

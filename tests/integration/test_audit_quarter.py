@@ -187,10 +187,9 @@ def test_sla_counts_every_request_once_adoptions_are_nobodys_request(quarter, ca
     assert main(["sla", "--since", "2026-10-01", "--today", "2026-12-15", "--repo", str(r.path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "5 request(s); 4 within 5 working days, 1 past the deadline (R7.2b)."
-    assert out[1] == (
-        f"2026-10-12 09:00 2026-10-13 10:00 2026-10-13 15:00 2026-10-19   1  ok   {ids['reset'][:10]}"
-        " ppc.skhcn@khanhhoa.gov.vn"
-    )
+    # (the replied and request columns come and go with the forge records: not this test's business)
+    assert out[1].startswith("2026-10-12 09:00 2026-10-13 10:00 2026-10-13 15:00 ")
+    assert f"2026-10-19   1  ok   {ids['reset'][:10]} " in out[1] and out[1].endswith(" ppc.skhcn@khanhhoa.gov.vn")
 
 
 def test_quarterly_report_figures_with_every_kind_and_an_adoption(quarter):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -119,3 +120,27 @@ def test_workflows_call_the_same_steps():
     for step in ("bin/ci pr-check", "bin/ci plan", "bin/ci apply"):
         assert step in github
         assert step in gitlab
+
+
+def test_apply_passes_starttls_to_the_playbook_and_refuses_anything_but_true_or_false(clone, tmp_path):
+    """Issue 10 §7: initial passwords go over STARTTLS unless the operator says otherwise, explicitly."""
+    _, work = clone
+    spy = tmp_path / "spy-playbook"
+    argv = tmp_path / "argv"
+    spy.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{argv}"\nexit 1\n', encoding="utf-8")
+    spy.chmod(0o755)
+    run_ci(work, "apply", ANSIBLE_PLAYBOOK=str(spy), CI_FORGE="none")
+    assert '{"govmail_smtp_starttls": true}' in argv.read_text(encoding="utf-8").splitlines()
+    run_ci(work, "apply", ANSIBLE_PLAYBOOK=str(spy), CI_FORGE="none", GOVMAIL_SMTP_STARTTLS="false")
+    assert '{"govmail_smtp_starttls": false}' in argv.read_text(encoding="utf-8").splitlines()
+    argv.unlink()
+    res = run_ci(work, "apply", ANSIBLE_PLAYBOOK=str(spy), CI_FORGE="none", GOVMAIL_SMTP_STARTTLS='true}, "x": {')
+    assert res.returncode == 1
+    assert "GOVMAIL_SMTP_STARTTLS must be true or false" in res.stderr
+    assert not argv.exists()
+
+
+def test_the_accounts_module_uses_starttls_unless_told_otherwise():
+    text = (REPO / "library/govmail_accounts.py").read_text(encoding="utf-8")
+    assert '"starttls": {"type": "bool", "default": True}' in text  # the argument spec
+    assert re.search(r"starttls: \{description: [^}]*, type: bool, default: true\}", text)  # its documentation

@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from forge_fixtures import Recorded, fixture
 from gitrepo import Repo
@@ -416,6 +417,15 @@ class _Serve(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        status, _, answer = self.transport("POST", f"https://api.github.com{self.path}", dict(self.headers), body)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(answer)
+
     def log_message(self, *args):
         pass
 
@@ -486,7 +496,8 @@ def test_bin_ci_apply_refuses_an_unapproved_merge_records_why_and_applies_an_app
     assert json.loads(note)["format"] == "govmail-refused/1"
     assert "no merged request found" in json.loads(note)["why"]
 
-    # an approved merge after it: applied, and both the request and the apply recorded
+    # an approved merge after it: the refused commit is judged again and still refused — it cannot
+    # ride along with the next approved merge
     repo.branch("r15", tip)
     head = repo.commit("Tạo mới Đỗ Thị Hoa", {"accounts/skhcn.yaml": SKHCN + MAI + AN + CUONG + HOA}, who="skhcn-it")
     merge = repo.merge("r15", who="github", when="2026-01-22T10:00:00+07:00")
@@ -503,13 +514,28 @@ def test_bin_ci_apply_refuses_an_unapproved_merge_records_why_and_applies_an_app
         ["git", "pull", "-q", "--ff-only"], cwd=work, check=True, env={**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null"}
     )
     res = run_apply(work, api, tmp_path)
+    assert res.returncode == 1
+    assert f"REFUSED {tip[:10]}: no merged request found" in res.stdout
+    assert not (tmp_path / "applied").exists()
+    # an approver lets it through by name (a manual run gated by the production environment)
+    res = run_apply(work, api, tmp_path, CI_ACCEPT=tip, CI_ACCEPT_BY=APPROVER, CI_ACCEPT_WHY="bin/ci reviewed in #16")
     assert res.returncode == 0, res.stdout + res.stderr
     assert (tmp_path / "applied").exists()
+    accepted = [json.loads(x) for x in repo.git("notes", f"--ref={records.NOTES_REF}", "show", tip).splitlines()]
+    # (the second, identical refusal is not written twice)
+    assert [(r["format"], r.get("by")) for r in accepted] == [
+        ("govmail-refused/1", None),
+        ("govmail-accepted/1", APPROVER),
+    ]
     kinds = [
         json.loads(line)["format"]
         for line in repo.git("notes", f"--ref={records.NOTES_REF}", "show", merge).splitlines()
     ]
-    assert kinds == ["govmail-request/1", "govmail-apply/1"]
+    assert kinds == [
+        "govmail-refused/1",
+        "govmail-request/1",
+        "govmail-apply/1",
+    ]  # refused once, for the earlier commit
 
 
 def test_bin_ci_apply_refuses_a_rewritten_record(tmp_path, served):
@@ -530,3 +556,80 @@ def test_bin_ci_apply_refuses_a_rewritten_record(tmp_path, served):
     assert res.returncode == 1
     assert "was rewritten" in res.stderr
     assert not (tmp_path / "applied").exists()
+
+
+def test_bin_ci_apply_refuses_a_record_removed_by_a_later_notes_commit(tmp_path, served):
+    """A fast-forward that removes a record (git notes add -f on top) is noticed too."""
+    handler, api = served
+    repo, git, f, sha = build(tmp_path, "github")
+    (repo.path / "bin").mkdir()
+    shutil.copy(REPO / "bin/ci", repo.path / "bin/ci")
+    repo.commit("bin/ci", when="2026-01-21T12:00:00+07:00")
+    handler.transport = f.transport
+    apply_record(git, sha["merge12"], "2026-01-07T03:30:00Z", ["ttmai@khanhhoa.gov.vn"])
+    work = tmp_path / "runner"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(work)], check=True)
+    subprocess.run(["git", "fetch", "-q", "origin", f"{records.NOTES_REF}:{records.NOTES_REF}"], cwd=work, check=True)
+    repo.git("notes", f"--ref={records.NOTES_REF}", "remove", sha["merge12"])  # a descendant, one record fewer
+    res = run_apply(work, api, tmp_path)
+    assert res.returncode == 1
+    assert f"{sha['merge12'][:10]}: a record present before is gone" in res.stderr
+    assert not (tmp_path / "applied").exists()
+
+
+def test_the_approval_status_check_as_approval_yml_runs_it(tmp_path, served):
+    """bin/ci approval (approval.yml's step): reads the reviews, sets govmail/approval on the head commit."""
+    handler, api = served
+    repo, _git, f, sha = build(tmp_path, "github")
+    (repo.path / "bin").mkdir()
+    shutil.copy(REPO / "bin/ci", repo.path / "bin/ci")
+    repo.commit("bin/ci", when="2026-01-21T12:00:00+07:00")
+    handler.transport = f.transport
+    repo.branch("r15")
+    head = repo.commit("Tạo mới Đỗ Thị Hoa", {"accounts/skhcn.yaml": SKHCN + MAI + AN + CUONG + HOA}, who="skhcn-it")
+    repo.checkout("main")
+    f.merged(
+        15,
+        head=head,
+        base=sha["setup"],
+        main_commits=[head],
+        opened="2026-01-21T02:00:00Z",
+        merged="2026-01-22T03:00:00Z",
+        method="merge",
+        approver="skhcn-lead",
+    )
+    f.transport.add(f"POST /repos/khanhhoa/govmail/statuses/{head}", {"state": "failure"}, status=201)
+    step = yaml.safe_load((REPO / ".github/workflows/approval.yml").read_text(encoding="utf-8"))
+    run = step["jobs"]["approval"]["steps"][-1]
+    assert run["env"]["CI_FORGE"] == "github" and "bin/ci approval" in run["run"]
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "CI_FORGE": "github",
+        "CI_PR": "15",
+        "GITHUB_REPOSITORY": "khanhhoa/govmail",
+        "GITHUB_API_URL": api,
+        "GOVMAIL_SET_STATUS": "1",
+    }
+    res = subprocess.run(
+        ["bash", "-e", "-c", run["run"]], cwd=repo.path, env=env, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert (
+        f"REFUSED  #15: no approver approved its final commit {head[:10]} (approved only by skhcn-lead)" in res.stdout
+    )
+    method, url, _, body = f.transport.calls[-1]
+    assert (method, url) == ("POST", f"https://api.github.com/repos/khanhhoa/govmail/statuses/{head}")
+    assert json.loads(body) | {"description": ""} == {
+        "state": "failure",
+        "context": "govmail/approval",
+        "description": "",
+    }
+    # the approver approves: the same step passes and says so on the commit
+    values = {"NUMBER": 15, "HEAD": head, "OPENED": "2026-01-21T02:00:00Z", "APPROVED": "2026-01-21T09:00:00Z"}
+    f.transport.add("GET /repos/khanhhoa/govmail/pulls/15/reviews", fixture("github/reviews-approved.json", **values))
+    res = subprocess.run(
+        ["bash", "-e", "-c", run["run"]], cwd=repo.path, env=env, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(f.transport.calls[-1][3])["state"] == "success"

@@ -204,3 +204,57 @@ def test_the_daily_playbook_proposes_and_warns(world, ldap, tmp_path):
     # The provisioner password is in no argv or environment of the commands (ps), nor in -vvv output.
     assert "--bind-pw-file" in seen.read_text() and ldap["bind_pw"] not in seen.read_text()
     assert ldap["bind_pw"] not in run.stdout + run.stderr
+
+
+def test_an_odd_entry_is_skipped_with_its_line_and_everyone_else_is_processed(world, ldap):
+    """Issue 11 §5: a reason written as a YAML block scalar cannot be edited by the minimal-edit code."""
+    repo, today = world
+    path = repo.path / "accounts" / "enterprises" / "ctys.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "    reason: requested\n" in text
+    path.write_text(text.replace("    reason: requested\n", "    reason: |\n      requested\n      theo công văn\n"))
+    repo.commit("a reason in several lines")
+    result = scan(repo, ldap, today)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    idle = sorted(set(PEOPLE) - {"nvbinh@khanhhoa.gov.vn", "dtha@khanhhoa.gov.vn", "btngoc@khanhhoa.gov.vn"})
+    assert sorted(summary["suspend"]) == idle and summary["revoke"] == []
+    [skipped] = summary["skipped"]
+    line = text.splitlines().index("  - name: Bùi Thị Ngọc") + 1
+    assert skipped["address"] == "btngoc@khanhhoa.gov.vn"
+    assert skipped["where"] == f"{path}:{line}"
+    assert f"{path}:{line}: btngoc@khanhhoa.gov.vn: revoke skipped: reason is a block text here" in result.stderr
+    assert "## Skipped: the entry cannot be edited automatically" in result.stdout
+    assert summary["branch"] == f"lifecycle/{today.isoformat()}"
+
+
+def test_warnings_are_sent_once_over_several_days_and_a_dropped_proposal_stays_dropped(world, ldap, tmp_path):
+    """Issue 11 §5: the unit warning's ledger key carries the due date (no daily repeat); an account the
+    reviewer dropped from the branch is not proposed again until something changed."""
+    repo, today = world
+    ledger = tmp_path / "ledger.json"
+    with SmtpSink() as sink:
+        for day in (today, today + dt.timedelta(days=1)):
+            result = scan(repo, ldap, day, "--smtp", f"127.0.0.1:{sink.port}", "--ledger", str(ledger), "--dry-run")
+            assert result.returncode == 0, result.stderr
+        sink.wait(2)
+        assert sorted(m["To"] for m in sink.messages) == ["dtha@khanhhoa.gov.vn", "syt@khanhhoa.gov.vn"]
+    due = months_later(months_later(today, -6) + dt.timedelta(days=10), 6)
+    assert sorted(json.loads(ledger.read_text())) == [
+        f"{due}:suspend-warning:dtha@khanhhoa.gov.vn",
+        f"{due}:unit-warning:syt@khanhhoa.gov.vn",
+    ]
+
+    # The reviewer keeps lmtam open: a commit on the branch puts the entry back, the rest is merged.
+    first = json.loads(scan(repo, ldap, today).stdout.strip().splitlines()[-1])
+    branch = first["branch"]
+    repo.checkout(branch)
+    suoihiep = repo.path / "accounts" / "communes" / "suoihiep.yaml"
+    repo.git("checkout", "main", "--", "accounts/communes/suoihiep.yaml")
+    assert "status: suspended" not in suoihiep.read_text(encoding="utf-8")
+    repo.commit("keep lmtam open: on leave")
+    repo.checkout("main")
+    repo.merge(branch)
+    later = json.loads(scan(repo, ldap, today + dt.timedelta(days=1), "--dry-run").stdout.strip().splitlines()[-1])
+    assert "lmtam@khanhhoa.gov.vn" not in later["suspend"]
+    assert "lmtam@khanhhoa.gov.vn" in later["dropped"]

@@ -69,7 +69,7 @@ CASES = [
         "unknown-person-field",
         {F: HEAD + "people:\n  - {name: Lê Văn A, title: CV, email: x}\n"},
         None,
-        f"{F}:3: people[0].email: unknown field (allowed here: address, aliases, given_name, inactive_reason, name, reason, reset, since, status, title, unit)",
+        f"{F}:3: people[0].email: unknown field (allowed here: address, aliases, given_name, inactive_reason, name, quota, reason, reset, since, status, title, unit)",
     ),
     (
         "birth-date",
@@ -320,7 +320,7 @@ CASES = [
         "province-unknown-field",
         {},
         PROVINCE + "approver: [x]\n",
-        "accounts/province.yaml:7: approver: unknown field (allowed here: approved_addresses, approvers, communes, domain, province_code, reserved, system_accounts)",
+        "accounts/province.yaml:7: approver: unknown field (allowed here: approved_addresses, approvers, communes, domain, province_code, quotas, reserved, system_accounts)",
     ),
     ("province-missing", {}, "", "accounts/province.yaml:1: must be a mapping of settings"),
     (

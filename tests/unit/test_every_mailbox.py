@@ -284,3 +284,38 @@ def test_suspended_unit_mailboxes_follow_the_one_month_clock(root):
     result = scan(tree, {}, D(2026, 11, 1), set())
     assert [(d.op, d.address, d.kind) for d in result.revoke] == [("revoke", "ppc.skhcn@khanhhoa.gov.vn", "unit")]
     assert scan(tree, {}, D(2026, 10, 31), set()).revoke == []
+
+
+def test_the_revocation_of_a_suspended_unit_mailbox_is_proposed_on_a_branch(tmp_path):
+    from gitrepo import Repo
+    from govmail.lifecycle.clocks import propose
+    from helpers import PROVINCE
+
+    repo = Repo(tmp_path / "repo")
+    suspended = SKHCN.replace(
+        "{id: ppc, name: Phòng Pháp chế}",
+        '{id: ppc, name: Phòng Pháp chế, status: suspended, reason: requested, since: "2026-10-01"}',
+    )
+    repo.commit("start", {"accounts/province.yaml": PROVINCE, "accounts/skhcn.yaml": suspended})
+    accounts = repo.path / "accounts"
+    result = scan(load_valid(accounts), {}, D(2026, 11, 1), set())
+    proposal = propose(accounts, result)
+    assert proposal.branch == "lifecycle/2026-11-01" and len(proposal.commits) == 1
+    message = repo.git("log", "-1", "--format=%B", proposal.branch)
+    assert "Govmail-Lifecycle: revoke ppc.skhcn@khanhhoa.gov.vn (from 2026-10-01)" in message
+    text = repo.git("show", f"{proposal.branch}:accounts/skhcn.yaml")
+    assert (
+        '{id: ppc, name: Phòng Pháp chế, status: revoked, reason: "requested R8.1: tạm ngưng từ 2026-10-01, quá 1 tháng'
+        ' không có yêu cầu khôi phục", since: 2026-11-01}' in text
+    )
+
+
+def test_password_expiry_days_are_vietnam_days():
+    from govmail.lifecycle.reminders import Expiry, notice
+
+    # expires at 18:00 UTC on 9 December: 01:00 on 10 December in Vietnam
+    item = Expiry("a@khanhhoa.gov.vn", "A", dt.datetime(2026, 9, 10, 18, tzinfo=dt.UTC),
+                  dt.datetime(2026, 12, 9, 18, tzinfo=dt.UTC))  # fmt: skip
+    assert item.expires_day == D(2026, 12, 10)
+    assert item.days_left(D(2026, 12, 3)) == 7
+    assert notice(item, D(2026, 12, 3), 7, "https://x").key == "2026-12-10:expiry-7:a@khanhhoa.gov.vn"

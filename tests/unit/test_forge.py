@@ -135,6 +135,7 @@ def doctor_github(protection: str, capsys) -> tuple[int, str]:
         {
             "GET /repos/khanhhoa/govmail/branches/main/protection": fixture(f"github/{protection}.json"),
             "GET /repos/khanhhoa/govmail/environments/production": fixture("github/environment-production.json"),
+            "GET /repos/khanhhoa/govmail/actions/permissions/workflow": fixture("github/workflow-permissions.json"),
         }
     )
     findings = forge.doctor(forge.Forge.from_env("github", transport, GH))

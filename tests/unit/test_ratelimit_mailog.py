@@ -1,4 +1,4 @@
-"""The rate-limit policy's counting and the mail-log scan, on a controlled clock and synthetic logs."""
+"""The mail-log scan on synthetic logs (the sending limit itself is rspamd's since issue 12: test_rspamd_history)."""
 
 from __future__ import annotations
 
@@ -7,37 +7,6 @@ import datetime as dt
 import pytest
 
 from govmail.mailhost import mailog
-from govmail.mailhost.ratelimit import Limiter, answer
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
-def _request(user, recipients=1):
-    return {"request": "smtpd_access_policy", "protocol_state": "END-OF-MESSAGE", "sasl_username": user,
-            "recipient_count": str(recipients), "client_address": "10.0.0.5"}  # fmt: skip
-
-
-def test_the_limit_counts_messages_and_recipients_per_account_in_a_sliding_hour():
-    clock = Clock()
-    limiter = Limiter(max_messages=3, max_recipients=10, window=3600, clock=clock)
-    logged = []
-    assert [answer(limiter, _request("a@x"), logged.append) for _ in range(3)] == ["DUNNO"] * 3
-    refused = answer(limiter, _request("A@x"), logged.append)
-    assert refused.startswith("450 4.7.1 Sending limit reached")
-    assert logged == ["govmail-ratelimit: over limit sasl_username=a@x messages=3 recipients=3 window=3600s "
-                      "client=10.0.0.5"]  # fmt: skip
-    assert answer(limiter, _request("b@x", recipients=10), logged.append) == "DUNNO"  # another account
-    assert answer(limiter, _request("c@x", recipients=11), logged.append).startswith("450")  # too many at once
-    assert answer(limiter, {"request": "smtpd_access_policy"}, logged.append) == "DUNNO"  # not authenticated
-    clock.now += 3600  # an hour later the first messages have left the window
-    assert answer(limiter, _request("a@x"), logged.append) == "DUNNO"
-
 
 LOG = """\
 Nov 28 10:00:01 mail postfix/submission/smtpd[812]: 4F3A2C01: client=x[10.0.0.5], sasl_method=PLAIN, sasl_username=spam@khanhhoa.gov.vn

@@ -20,7 +20,7 @@ from ..directory.layout import Layout
 from ..directory.ldap_client import connect
 from ..lifecycle import clocks as lifecycle
 from ..lifecycle import lock, notices, reminders
-from ..mailhost import mailog
+from ..mailhost import mailog, rspamd_history
 from ..model.mailboxes import support_mailbox
 from ..model.rules import load_valid
 from ..password_page import app as password_page
@@ -193,7 +193,7 @@ def cmd_reminders(args) -> int:
     finally:
         conn.unbind()
     for item, stage in expiring:
-        print(f"{item.address}: password expires {item.expires.date()} ({item.days_left(today)} days; stage {stage})")
+        print(f"{item.address}: password expires {item.expires_day} ({item.days_left(today)} days; stage {stage})")
     if not expiring:
         print("No password expires within the window.")
     results = _send(args, tree, [reminders.notice(item, today, stage, args.web) for item, stage in expiring])
@@ -202,7 +202,22 @@ def cmd_reminders(args) -> int:
     return 1 if any(r.get("error") for r in results) else 0
 
 
+def _read_history(source: str, timeout: int = 30) -> bytes:
+    """rspamd's history: a saved /history answer, or the controller's URL on the mail host."""
+    if source.startswith(("http://", "https://")):
+        import urllib.request  # noqa: PLC0415 — only this path needs it
+
+        with urllib.request.urlopen(source, timeout=timeout) as response:
+            return response.read(rspamd_history.MAX_BYTES + 1)
+    with open(source, "rb") as handle:
+        return handle.read(rspamd_history.MAX_BYTES + 1)
+
+
 def cmd_abuse_scan(args) -> int:
+    if not args.logfile and not args.rspamd_history:
+        print("govmail abuse scan: give Postfix logs, --rspamd-history, or both", file=sys.stderr)
+        return 2
+
     def lines():
         for path in args.logfile:
             with open(path, encoding="utf-8", errors="replace") as handle:
@@ -210,32 +225,47 @@ def cmd_abuse_scan(args) -> int:
 
     try:
         result = mailog.scan(lines(), args.limit, dt.timedelta(minutes=args.window_minutes), args.year)
-    except (OSError, mailog.LogError) as exc:
+        histories = [
+            rspamd_history.scan(rspamd_history.rows_of(_read_history(src), src), source=src)
+            for src in args.rspamd_history
+        ]
+    except (OSError, mailog.LogError, rspamd_history.HistoryError) as exc:
         print(f"govmail abuse scan: {exc}", file=sys.stderr)
         return 2
     flags = mailog.flagged(result, args.limit)
-    print(f"{', '.join(args.logfile)}: {result.lines} line(s), {result.messages} authenticated message(s), "
-          f"{len(result.accounts)} account(s); limit {args.limit} per {args.window_minutes} min")  # fmt: skip
+    why: dict[str, str] = {}
+    if args.logfile:
+        print(f"{', '.join(args.logfile)}: {result.lines} line(s), {result.messages} authenticated message(s), "
+              f"{len(result.accounts)} account(s); limit {args.limit} per {args.window_minutes} min")  # fmt: skip
     for f in flags:
+        why[f.account] = _vi_what(f, args.window_minutes)
         print(f"FLAG {f.account}: {_what(f, args.window_minutes)} "
               f"(total {f.total}, refused by the rate limit {f.refused})")  # fmt: skip
+    abuse = []
+    for src, history in zip(args.rspamd_history, histories, strict=True):
+        print(f"{src}: {history.rows} scan(s), {history.outbound} from accounts, {len(history.accounts)} account(s)")
+        for a in history.flagged():
+            abuse.append(a)
+            why.setdefault(a.account, f"rspamd: {', '.join(a.reasons())} (R4.2b, R8.2b)")
+            print(f"FLAG {a.account}: {', '.join(a.reasons())} of {a.messages} message(s) "
+                  f"from {a.first:%Y-%m-%d %H:%M} to {a.last:%Y-%m-%d %H:%M} UTC")  # fmt: skip
     locked = []
-    if args.lock and flags:
+    if args.lock and why:
         tree = load_valid(args.dir)
         options = ldap_options(args, tree.province.domain)
-        for f in flags:
-            text = _vi_what(f, args.window_minutes)
+        for account, text in why.items():
             try:
-                done = lock.lock(args.dir, options, f.account, reason="compromised", reason_more=text,
+                done = lock.lock(args.dir, options, account, reason="compromised", reason_more=text,
                                  doveadm=shlex.split(args.doveadm) if args.doveadm else None)  # fmt: skip
             except (RequestError, GitError, lock.LockError) as exc:
-                print(f"not locked {f.account}: {exc}", file=sys.stderr)
+                print(f"not locked {account}: {exc}", file=sys.stderr)
                 continue
             locked.append(done.as_dict())
-            print(f"LOCKED {f.account}: commit {done.commit}")
+            print(f"LOCKED {account}: commit {done.commit}")
     if args.json:
-        print(json.dumps({"flagged": [f.as_dict() for f in flags], "locked": locked}, ensure_ascii=False))
-    return 3 if flags else 0
+        print(json.dumps({"flagged": [f.as_dict() for f in flags], "rspamd": [a.as_dict() for a in abuse],
+                          "locked": locked}, ensure_ascii=False))  # fmt: skip
+    return 3 if why else 0
 
 
 def _what(f: mailog.Flag, minutes: int) -> str:
@@ -320,10 +350,13 @@ def _register_abuse(sub) -> None:
     asub = p.add_subparsers(dest="abuse_command", required=True, metavar="ACTION")
     p = asub.add_parser(
         "scan",
-        help="flag accounts that sent more than the limit in any window, from a Postfix log",
-        description="Exit 0: nobody flagged; 3: accounts flagged (locked with --lock); 2: the log cannot be read.",
+        help="flag accounts that went over the sending limit or sent spam/malware (rspamd history, Postfix log)",
+        description="Exit 0: nobody flagged; 3: accounts flagged (locked with --lock); 2: the input cannot be read.",
     )
-    p.add_argument("logfile", nargs="+", help="Postfix logs, oldest first, and the rate-limit service's log")
+    p.add_argument("logfile", nargs="*", help="Postfix logs, oldest first")
+    p.add_argument("--rspamd-history", action="append", default=[], metavar="FILE|URL",
+                   help="rspamd's scan history: the controller's /history (http://127.0.0.1:11334/history on "
+                   "the mail host) or a saved copy of it; repeatable")  # fmt: skip
     p.add_argument("--limit", type=int, default=100, help="messages per window above which an account is flagged")
     p.add_argument("--window-minutes", type=int, default=60)
     p.add_argument("--year", type=int, help="year of syslog time stamps without one (default: this year)")

@@ -8,7 +8,7 @@ import sys
 from .. import __version__
 from ..directory.ldap_client import LdapError
 from ..model.problems import InvalidTree
-from . import accounts, lifecycle, workflow
+from . import accounts, lifecycle, mailservice, workflow
 
 
 def parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def parser() -> argparse.ArgumentParser:
     accounts.register(sub)
     workflow.register(sub)
     lifecycle.register(sub)
+    mailservice.register(sub)
     return top
 
 

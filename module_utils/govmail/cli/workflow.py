@@ -150,7 +150,10 @@ def cmd_record(args) -> int:
 
 def cmd_records_verify(args) -> int:
     try:
-        trail = records.load(Git(args.repo), args.ref)
+        git = Git(args.repo)
+        trail = records.load(git, args.ref)
+        if args.keeps:
+            trail.problems += records.dropped(git, args.keeps)
     except GitError as exc:
         print(f"govmail records verify: {exc}", file=sys.stderr)
         return 2
@@ -178,8 +181,11 @@ def cmd_approval(args) -> int:
             if args.set_status:
                 f.set_status(verdict.request.head, verdict.ok, verdict.why())
             return 0 if verdict.ok else 1
+        accept = {c: {"by": args.accepted_by, "why": args.why} for c in args.accept or []}
+        if accept and not (args.accepted_by and args.why and args.why.strip()):
+            raise forge.ForgeError("--accept needs --accepted-by (the approver) and --why")
         ok, lines = forge.check_merges(
-            git, f, git.rev(args.commit), accounts=args.dir, sign_key=args.sign_key, write=args.record
+            git, f, git.rev(args.commit), accounts=args.dir, sign_key=args.sign_key, write=args.record, accept=accept
         )
     except (forge.ForgeError, records.RecordError, GitError) as exc:
         print(f"govmail approval: {exc}", file=sys.stderr)
@@ -465,6 +471,9 @@ def _forge_parsers(sub) -> None:
     v.add_argument("--repo", default=".")
     v.add_argument("--ref", default="HEAD", help="where .govmail/record-signers is read (default: HEAD)")
     v.add_argument("--quiet", action="store_true", help="say nothing when every record verifies")
+    v.add_argument(
+        "--keeps", metavar="NOTES_COMMIT", help="also refuse when a record of this earlier version of the notes is gone"
+    )
     v.set_defaults(func=cmd_records_verify)
 
     forges = ("github", "gitlab")
@@ -482,6 +491,14 @@ def _forge_parsers(sub) -> None:
     p.add_argument("--set-status", action="store_true", help=f"GitHub: set the commit status {forge.STATUS_CONTEXT}")
     p.add_argument("--record", action="store_true", help="write the request records (or the refusal) as notes")
     p.add_argument("--sign-key", help="the SSH private key that signs the records")
+    p.add_argument(
+        "--accept",
+        action="append",
+        metavar="COMMIT",
+        help="with --commit: let a refused commit through (an approver's decision, recorded with who and why)",
+    )
+    p.add_argument("--accepted-by", help="with --accept: the approver who decided")
+    p.add_argument("--why", help="with --accept: why (e.g. 'reverted by #17')")
     p.add_argument("--ref", default="HEAD", help="with --pr: the base, where the approvers are read")
     p.add_argument("--dir", default=DEFAULT_DIR)
     p.add_argument("--repo", default=".")

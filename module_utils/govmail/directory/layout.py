@@ -33,6 +33,7 @@ ATTRIBUTES = [
     "govmailStateSince",
     "govmailResetToken",
     "govmailAlias",
+    "govmailQuota",
     "pwdReset",  # operational: an initial password nobody has changed yet (the mailbox is not readable)
 ]
 MANAGED_FILTER = "(&(objectClass=govmailAccount)(govmailManaged=TRUE))"
@@ -89,6 +90,7 @@ def entry_attributes(account: Account) -> dict[str, list]:
         "govmailReason": opt(account.reason),
         "govmailStateSince": opt(since_to_ldap(account.since)),
         "govmailAlias": sorted(account.aliases),
+        "govmailQuota": opt(account.quota),
     }
 
 
@@ -118,6 +120,7 @@ def account_from_entry(dn: str, attrs: dict) -> dict:
         "since": since_from_ldap(_first(attrs.get("govmailStateSince"))),
         "reset": _first(attrs.get("govmailResetToken")),
         "aliases": sorted(attrs.get("govmailAlias") or []),
+        "quota": _first(attrs.get("govmailQuota")),
         "pwd_reset": str(_first(attrs.get("pwdReset")) or "").upper() == "TRUE",
         "dn": dn,
         "in_revoked_tree": ",ou=revoked," in dn.lower(),

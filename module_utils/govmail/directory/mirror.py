@@ -59,11 +59,12 @@ def _save(path: Path | None, database: str | None, state: SyncState) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(
-                {"format": FORMAT, "database": database, "cookie": state.cookie, "entries": state.entries},
-                out,
-                ensure_ascii=False,
+        with os.fdopen(fd, "w", encoding="utf-8") as out:  # dumps: the C encoder (dump is pure Python)
+            out.write(
+                json.dumps(
+                    {"format": FORMAT, "database": database, "cookie": state.cookie, "entries": state.entries},
+                    ensure_ascii=False,
+                )
             )
         os.replace(tmp, path)
 
@@ -121,6 +122,7 @@ def read(directory: Directory, layout: Layout, path: Path | None) -> tuple[list[
     """
     database = _suffix_uuid(directory, layout.suffix)
     saved = _load(path, database)
+    cookie_before = saved.cookie if saved is not None else None
     state = _refreshed(directory, layout.suffix, saved) if saved is not None else None
     how = "sync"
     if state is None:
@@ -130,7 +132,8 @@ def read(directory: Directory, layout: Layout, path: Path | None) -> tuple[list[
         forget(path)
         current, unmanaged = split_entries(directory.search(layout.suffix, SYNC_FILTER, SYNC_ATTRIBUTES))
         return current, unmanaged, "paged"
-    _save(path, database, state)
+    if how != "sync" or state.changed or state.cookie != cookie_before:  # unchanged: the saved copy stands
+        _save(path, database, state)
     current, unmanaged = split_entries(state.entries.values())
     return current, unmanaged, how
 

@@ -37,7 +37,7 @@ def is_pending(token: str | None) -> bool:
 
 # Operation names, in the order a reviewer reads them and an apply runs them.
 OPERATIONS = ("create", "adopt", "update", "move", "reset", "suspend", "restore", "revoke", "drift")
-INFO_FIELDS = ("name", "title", "unit", "aliases")
+INFO_FIELDS = ("name", "title", "unit", "aliases", "quota")
 STATE_FIELDS = ("reason", "since")  # compared when the status itself does not change
 
 

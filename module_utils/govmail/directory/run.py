@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..mailhost.smtp import SmtpChannel
 from ..model.addresses import accounts, allocate
-from ..model.filecache import cache_dir
+from ..model.filecache import bulk, cache_dir
 from ..model.mailboxes import support_mailbox
 from ..model.problems import InvalidTree, Problem
 from ..model.rules import load_valid
@@ -106,6 +106,14 @@ def converge(
     report_path: str | None = None,
 ) -> dict:
     """Plan and (unless check_mode) apply. Returns the apply report (never a password in it)."""
+    with bulk():
+        return _converge(
+            accounts_dir, ldap, check_mode=check_mode, archives=archives, guards=guards, remove_drift=remove_drift,
+            delivery=delivery, commit=commit, report_path=report_path,
+        )  # fmt: skip
+
+
+def _converge(accounts_dir, ldap, *, check_mode, archives, guards, remove_drift, delivery, commit, report_path) -> dict:
     started = _now()
     tree, desired = load_for_apply(accounts_dir)
     delivery = delivery or Delivery()
@@ -251,7 +259,7 @@ def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_
     # The record first: if the directory dies before the tokens are cleared, the next run reads it and
     # clears them instead of issuing fresh passwords (which would void the ones the units hold).
     done = [item for item in issued if item.account.address in delivered]
-    _append_record(delivery.record(report_path), done)
+    _append_record(delivery.record(report_path), done, marked)
     # A token left pending (not delivered) makes the next run issue a fresh one.
     answers = writer.run(
         [
@@ -268,12 +276,18 @@ def _deliver(issued, tree, desired, have, writer, *, delivery: Delivery, report_
     return notified, [f"clear the pending token of {key}: {error}" for key, error in answers.items() if error]
 
 
-def _append_record(path: Path | None, done) -> None:
+def _append_record(path: Path | None, done, marked: set[str] = frozenset()) -> None:
     if path is None or not done:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     at = _now()
-    lines = "".join(json.dumps({"address": i.account.address, "token": i.token, "at": at}) + "\n" for i in done)
+    lines = "".join(
+        json.dumps(
+            {"address": i.account.address, "token": i.token, "at": at, "via_support": i.account.address in marked}
+        )
+        + "\n"
+        for i in done
+    )
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
         os.write(fd, lines.encode("utf-8"))
@@ -282,14 +296,16 @@ def _append_record(path: Path | None, done) -> None:
         os.close(fd)
 
 
-def _read_record(path: Path | None) -> set[tuple[str, str]]:
+def _read_record(path: Path | None) -> dict[tuple[str, str], bool]:
+    """(address, pending token) of every delivery the record confirms → whether it went to the support
+    mailbox only because the unit mailbox could not be read yet (docs/passwords.md)."""
     if path is None or not path.exists():
-        return set()
-    out = set()
+        return {}
+    out = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             item = json.loads(line)
-            out.add((str(item["address"]), str(item["token"])))
+            out[(str(item["address"]), str(item["token"]))] = bool(item.get("via_support"))
         except (ValueError, KeyError, TypeError):
             continue  # a torn last line after a crash: that delivery is not confirmed
     return out
@@ -307,13 +323,19 @@ def _recover(current, desired, record: Path | None, *, wire, layout, check_mode)
     found = [c for c in current if is_pending(c.get("reset")) and (c["address"], c["reset"]) in delivered]
     if not found:
         return [], []
+    final = {  # the token the delivery would have written, the via-support mark included
+        c["address"]: (VIA_SUPPORT + (want.get(c["address"]) or ""))
+        if delivered[(c["address"], c["reset"])]
+        else want.get(c["address"])
+        for c in found
+    }
     errors: dict[str, str | None] = {}
     if not check_mode:
         writer = DirectoryWriter(wire, layout)
-        errors = writer.run([(c["address"], writer.token_request(c["dn"], want.get(c["address"]))) for c in found])
+        errors = writer.run([(c["address"], writer.token_request(c["dn"], final[c["address"]])) for c in found])
     for c in found:
         if not errors.get(c["address"]):
-            c["reset"] = want.get(c["address"])
+            c["reset"] = final[c["address"]]
     failed = [f"clear the delivered token of {a}: {e}" for a, e in errors.items() if e]
     return sorted(c["address"] for c in found if not errors.get(c["address"])), failed
 

@@ -7,7 +7,7 @@ request code as ``govmail request``) and a pull-request description. Nothing her
 directory: the change happens when the pull request is merged and applied, like any other.
 
 Activity (docs/lifecycle.md): the last successful *authentication by the account holder*.
-Dovecot (IMAP, POP3, and SMTP submission through Dovecot SASL) and the password page all
+Dovecot (IMAP, and SMTP submission through Dovecot SASL) and the password page all
 authenticate by binding to the directory as the user (auth_bind), and slapd stamps
 ``pwdLastSuccess`` on every successful bind (olcLastBind). Receiving mail is not counted: it
 happens whether or not anybody reads the mailbox. The clock also restarts at the entry's
@@ -458,7 +458,7 @@ def warning_notices(tree: Tree, result: Scan, web: str) -> list[notices.Notice]:
             f"Tài khoản thư điện tử công vụ {d.address} không được sử dụng từ ngày {d.since}.\n"
             f"Theo Điều 8, khoản 2, điểm a của Quy chế, tài khoản sẽ bị đề nghị tạm ngưng vào ngày {d.due}\n"
             f"(còn {days} ngày) nếu không có hoạt động. Để giữ tài khoản, hãy đăng nhập hộp thư\n"
-            f"(webmail, IMAP hoặc gửi thư) hoặc trang đổi mật khẩu {web} trước ngày đó.\n\n"
+            f"(IMAP hoặc gửi thư) hoặc trang đổi mật khẩu {web} trước ngày đó.\n\n"
             f"The official mailbox {d.address} has not been used since {d.since}. Under R8.2a it will be\n"
             f"proposed for suspension on {d.due} ({days} days). Sign in before then to keep it open.\n"
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ldap3 import BASE, SUBTREE
 
 from ..directory.layout import MANAGED_FILTER, Layout
+from .clocks import VN
 from .notices import Notice
 
 STAGES = (14, 7, 1)  # days before expiry at which a reminder is due
@@ -27,8 +28,13 @@ class Expiry:
     changed: dt.datetime
     expires: dt.datetime
 
+    @property
+    def expires_day(self) -> dt.date:
+        """The day the password expires, in Vietnam (the directory's stamps are UTC)."""
+        return self.expires.astimezone(VN).date()
+
     def days_left(self, today: dt.date) -> int:
-        return (self.expires.date() - today).days
+        return (self.expires_day - today).days
 
 
 def _one(attrs: dict, name: str):
@@ -98,7 +104,7 @@ def due(expiries: list[Expiry], today: dt.date, window: int = 14) -> list[tuple[
 
 def notice(item: Expiry, today: dt.date, stage: int, web: str) -> Notice:
     left = item.days_left(today)
-    day = item.expires.date().isoformat()
+    day = item.expires_day.isoformat()
     body = (
         f"Kính gửi {item.name},\n\n"
         f"Mật khẩu của tài khoản thư điện tử công vụ {item.address} sẽ hết hạn vào ngày {day} (còn {left} ngày).\n"

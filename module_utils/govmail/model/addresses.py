@@ -26,6 +26,7 @@ class Account:
     aliases: list[str] = field(default_factory=list)
     file: str | None = None
     line: int | None = None
+    quota: str | None = None  # mailbox quota (Dovecot size, "2G"); None: the mail server's default
 
     def as_dict(self) -> dict:
         # Hand-written: dataclasses.asdict deep-copies and costs seconds on a province-sized tree.
@@ -138,6 +139,7 @@ def _person_account(org: Org, person: Person, address: str) -> Account:
         aliases=list(person.aliases),
         file=org.source.path,
         line=org.source.line_of(person.fpath),
+        quota=person.quota,
     )
 
 
@@ -208,4 +210,6 @@ def accounts(tree: Tree, assigned: list[tuple[Org, Person, str]] | None = None) 
             address = person.address or pending.get(id(person))
             if address:
                 out.append(_person_account(org, person, address))
+    for account in out:  # the province's default for the kind, unless the account file sets one
+        account.quota = account.quota or tree.province.quotas.get(account.kind)
     return out

@@ -28,6 +28,7 @@ class Province:
     # Addresses the approvers allow outside Article 5's forms (e.g. an imported mailbox): validate --base
     # refuses any other hand-written address or alias that is not of its holder's form.
     approved_addresses: list[str] = field(default_factory=list)
+    quotas: dict[str, str] = field(default_factory=dict)  # account kind → default mailbox quota ("2G")
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Person:
     aliases: list[str]
     fpath: tuple
     inactive_reason: dict | None = None  # {text, until}: R8.2a's reason for not using the account
+    quota: str | None = None  # mailbox quota overriding the province default of its kind
 
 
 @dataclass

@@ -7,6 +7,7 @@ import unicodedata
 from pathlib import Path
 
 from .addresses import structural_accounts
+from .filecache import bulk
 from .names import InvalidName, person_base, vn_slug
 from .orgs import COMMUNE_KINDS, PLACE_WORD, Org, Tree
 from .problems import InvalidTree, Problem
@@ -207,9 +208,10 @@ def check(tree: Tree) -> list[Problem]:
 
 def load_valid(root: str | Path, texts: dict[str, str] | None = None) -> Tree:
     """The tree under root (with ``texts`` replacing files' content), or InvalidTree listing every problem."""
-    tree, problems = load(root, texts)
-    if tree is not None:
-        problems += check(tree)
+    with bulk():
+        tree, problems = load(root, texts)
+        if tree is not None:
+            problems += check(tree)
     if problems:
         raise InvalidTree(problems)
     return tree

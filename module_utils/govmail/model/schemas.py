@@ -118,6 +118,10 @@ ORG = {
                         "properties": {"text": {"$ref": "#/$defs/text"}, "until": {"$ref": "#/$defs/date"}},
                     },
                     "aliases": {"type": "array", "uniqueItems": True, "items": {"$ref": "#/$defs/address"}},
+                    "quota": {
+                        "$ref": "#/$defs/quota",
+                        "description": "Mailbox quota of this person, instead of the province's default for people.",
+                    },
                 },
             },
         },
@@ -133,6 +137,7 @@ ORG = {
             "type": ["string", "integer"],
             "description": "Password-reset request token: a new value asks for a reset.",
         },
+        "quota": {"type": "string", "pattern": "^[1-9][0-9]{0,5}[KMGT]$"},
         "reason": {
             "type": "string",
             "pattern": "^(inactive|compromised|prohibited|transferred|retired|resigned|requested|other)\\b",
@@ -215,6 +220,16 @@ PROVINCE = {
                     "title": {"type": "string", "minLength": 1},
                 },
             },
+        },
+        "quotas": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                kind: {"type": "string", "pattern": "^[1-9][0-9]{0,5}[KMGT]$"}
+                for kind in ("person", "org", "body", "unit", "system")
+            },
+            "description": "Default mailbox quota per kind of account (Dovecot size: 500M, 2G …); an account "
+            "without one gets the mail server's default (dovecot__quota_default).",
         },
     },
 }

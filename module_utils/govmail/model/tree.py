@@ -164,6 +164,7 @@ def _province(src: Source) -> tuple[Province | None, list[Problem]]:
         system_accounts=list(data.get("system_accounts", [])),
         communes=communes,
         source=src,
+        quotas={kind: str(size) for kind, size in (data.get("quotas") or {}).items()},
     )
     return province, problems
 
@@ -229,6 +230,7 @@ def _org(src: Source) -> Org:
             reset=_token(p.get("reset")),
             aliases=list(p.get("aliases", [])),
             fpath=("people", index),
+            quota=p.get("quota"),
             inactive_reason=p.get("inactive_reason"),
         )
         for index, p in enumerate(data.get("people", []))

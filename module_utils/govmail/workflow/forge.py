@@ -389,16 +389,17 @@ def approvers_at(git: Git, rev: str, accounts: str = "accounts") -> list[str]:
 
 
 def pending(git: Git, trail: records.Trail, tip: str, limit: int = 50) -> list[str]:
-    """Main-line commits from ``tip`` back to the last one the record already covers (applied, recorded
-    or refused), newest first. With no such commit within ``limit`` (the first apply under this
-    check), only ``tip`` itself."""
-    covered = set(trail.requests) | set(trail.refusals) | {c for c, _ in trail.applies}
+    """Main-line commits from ``tip`` back to the last one the record covers (an apply, a request
+    record, an approver's acceptance), newest first. A refusal covers nothing: a refused commit is
+    judged again by every later apply, so it cannot ride along with the next approved merge. With no
+    covered commit within ``limit`` (the first apply under this check): ``tip`` and the refused ones."""
+    covered = set(trail.requests) | set(trail.accepted) | {c for c, _ in trail.applies}
     out = []
     for sha in git.run("rev-list", "--first-parent", f"--max-count={limit}", tip).split():
         if sha in covered:
             return out
         out.append(sha)
-    return [tip]
+    return [sha for sha in out if sha == tip or sha in trail.refusals]
 
 
 def _method(git: Git, sha: str, verdict: Verdict, same: int) -> str:
@@ -410,39 +411,64 @@ def _method(git: Git, sha: str, verdict: Verdict, same: int) -> str:
     return "rebase" if same > 1 else "squash"
 
 
+def _refuse(git: Git, tip: str, refused: list[tuple[str, str]], sign_key: str | None) -> None:
+    """A refusal record on each refused commit, and on the tip when it is refused for an earlier one."""
+    for sha, why in refused:
+        records.add(git, sha, refusal_record(sha, why), sign_key)
+    if tip not in {sha for sha, _ in refused}:
+        records.add(git, tip, refusal_record(tip, "an earlier commit is refused: " + refused[0][1]), sign_key)
+
+
 def check_merges(
-    git: Git, forge: Forge, tip: str, *, accounts: str = "accounts", sign_key: str | None = None, write: bool = True
+    git: Git,
+    forge: Forge,
+    tip: str,
+    *,
+    accounts: str = "accounts",
+    sign_key: str | None = None,
+    write: bool = True,
+    accept: dict[str, dict] | None = None,
 ) -> tuple[bool, list[str]]:
     """Before an apply: every main-line commit not yet covered by the record must come from a merged
-    request an approver approved on its final commit. Writes a request record for each, or a refusal
-    record on the tip; returns (all approved, what was found)."""
+    request an approver approved on its final commit, or be accepted by an approver by name
+    (``accept``: commit → {by, why}; the apply job takes it from a manual run gated by the production
+    environment's reviewers). Writes a request record for each (an acceptance record for an accepted
+    one), or a refusal record on each refused commit; returns (all approved, what was found)."""
+    accept = {git.rev(c): v for c, v in (accept or {}).items()}
     trail = records.load(git, tip)
     commits = pending(git, trail, tip)
     if not commits:
         return True, [f"{tip[:10]}: already in the record"]
     oldest = git.commit(commits[-1])
     approvers = approvers_at(git, oldest.parents[0] if oldest.parents else commits[-1], accounts)
-    numbers = {sha: forge.requests_of(sha) for sha in commits}
+    numbers = {sha: forge.requests_of(sha) for sha in commits if sha not in accept}
     verdicts: dict[int, Verdict] = {}
     messages, refused, recs = [], [], []
     for sha in reversed(commits):
+        if sha in accept:
+            who = accept[sha]
+            recs.append({"format": records.ACCEPTED_FORMAT, "commit": sha, "by": who["by"], "why": who["why"]})
+            messages.append(f"{sha[:10]}: accepted by {who['by']}: {who['why']}")
+            continue
         if not numbers[sha]:
-            refused.append(f"{sha[:10]}: no merged request found for this commit (pushed to the branch directly?)")
+            refused.append(
+                (sha, f"{sha[:10]}: no merged request found for this commit (pushed to the branch directly?)")
+            )
             continue
         for number in numbers[sha]:
             if number not in verdicts:
                 verdicts[number] = judge(forge, number, approvers)
             verdict = verdicts[number]
             if not verdict.ok:
-                refused.append(f"{sha[:10]}: {verdict.why()}")
+                refused.append((sha, f"{sha[:10]}: {verdict.why()}"))
                 continue
-            method = _method(git, sha, verdict, sum(1 for other in commits if number in numbers[other]))
+            method = _method(git, sha, verdict, sum(1 for other in commits if number in numbers.get(other, [])))
             recs.append(request_record(verdict, sha, method))
             messages.append(f"{sha[:10]}: {verdict.why()} ({method})")
     if refused:
         if write:
-            records.add(git, tip, refusal_record(tip, "; ".join(refused)), sign_key)
-        return False, messages + [f"REFUSED {line}" for line in refused]
+            _refuse(git, tip, refused, sign_key)
+        return False, messages + [f"REFUSED {why}" for _, why in refused]
     if write:
         for rec in recs:
             records.add(git, rec["commit"], rec, sign_key)
@@ -492,15 +518,36 @@ def _github_doctor(api: Api, repo: str, branch: str) -> list[Finding]:
         Finding(not enabled("allow_force_pushes"), "no force push", "untick Allow force pushes"),
         Finding(not enabled("allow_deletions"), "no deletion", "untick Allow deletions"),
     ]
-    env = api.get(f"/repos/{repo}/environments/production")
-    policy = (env or {}).get("deployment_branch_policy") if isinstance(env, dict) else None
-    out.append(
+    actions = api.get(f"/repos/{repo}/actions/permissions/workflow")
+    actions = actions if isinstance(actions, dict) else {}
+    out += [
         Finding(
-            bool(policy) and (policy.get("protected_branches") or policy.get("custom_branch_policies")),
+            actions.get("default_workflow_permissions") == "read",
+            "workflows get a read-only token by default",
+            "Settings → Actions → General → Workflow permissions: Read repository contents",
+        ),
+        Finding(
+            actions.get("can_approve_pull_request_reviews") is False,
+            "workflows cannot approve pull requests",
+            "untick Allow GitHub Actions to create and approve pull requests",
+        ),
+    ]
+    env = api.get(f"/repos/{repo}/environments/production")
+    env = env if isinstance(env, dict) else {}
+    policy = env.get("deployment_branch_policy") or {}
+    rules = [r for r in env.get("protection_rules") or [] if isinstance(r, dict)]
+    out += [
+        Finding(
+            bool(policy.get("protected_branches") or policy.get("custom_branch_policies")),
             "environment production limited to the protected main branch",
             "Settings → Environments → production → Deployment branches: protected branches",
-        )
-    )
+        ),
+        Finding(
+            any(r.get("type") == "required_reviewers" and r.get("prevent_self_review") for r in rules),
+            "a manual apply (accepting a refused commit) needs an approver's review",
+            "Settings → Environments → production → Required reviewers: the approvers; prevent self-review",
+        ),
+    ]
     return out
 
 

@@ -26,6 +26,7 @@ NOTES_REF = "refs/notes/govmail-apply"
 FORMAT = "govmail-apply/1"
 REQUEST_FORMAT = "govmail-request/1"  # who asked, who approved, when: from the forge at merge time
 REFUSED_FORMAT = "govmail-refused/1"  # an apply refused for want of an approval, and why
+ACCEPTED_FORMAT = "govmail-accepted/1"  # a refused commit let through by an approver, by name, and why
 REPLY_FORMAT = "govmail-reply/1"  # when the reply letter was sent (R7.2b step 4)
 SIGNERS = ".govmail/record-signers"  # ssh-keygen allowed_signers: the keys that sign records
 NAMESPACE = "govmail-record"
@@ -165,6 +166,7 @@ class Trail:
     applies: list[tuple[str, dict]] = field(default_factory=list)  # by finish time
     requests: dict[str, dict] = field(default_factory=dict)  # main-line commit → govmail-request/1
     refusals: dict[str, list[dict]] = field(default_factory=dict)
+    accepted: dict[str, dict] = field(default_factory=dict)
     replies: dict[str, list[dict]] = field(default_factory=dict)  # merge commit → govmail-reply/1
     problems: list[str] = field(default_factory=list)
     signed: bool = False  # a signers file exists at the ref: every record must verify
@@ -209,10 +211,31 @@ def _take(trail: Trail, commit: str, line: str, where: str, signers: str) -> Non
         trail.requests.setdefault(commit, rec)
     elif kind == REFUSED_FORMAT:
         trail.refusals.setdefault(commit, []).append(rec)
+    elif kind == ACCEPTED_FORMAT:
+        trail.accepted.setdefault(commit, rec)
     elif kind == REPLY_FORMAT:
         trail.replies.setdefault(commit, []).append(rec)
     else:
         trail.problems.append(f"{where}: unknown format {kind!r}")
+
+
+def _lines_at(git: Git, notes_rev: str) -> set[tuple[str, str]]:
+    """(annotated commit, record line) of every note in one version of the notes ref."""
+    out = set()
+    for row in git.run("ls-tree", "-r", notes_rev).splitlines():
+        meta, path = row.split("\t", 1)
+        commit = path.replace("/", "")
+        for line in git.blob(meta.split()[2]).splitlines():
+            if line.strip():
+                out.add((commit, line))
+    return out
+
+
+def dropped(git: Git, before: str, after: str = NOTES_REF) -> list[str]:
+    """Records present in the notes ref at ``before`` and missing at ``after``: the record only ever
+    grows, so each one is a removal (a rewrite that a fast-forward push would otherwise hide)."""
+    gone = _lines_at(git, before) - _lines_at(git, after)
+    return sorted(f"{NOTES_REF} {commit[:10]}: a record present before is gone: {line[:80]}" for commit, line in gone)
 
 
 def records(git: Git, ref: str = "HEAD") -> list[tuple[str, dict]]:

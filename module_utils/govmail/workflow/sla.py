@@ -141,23 +141,20 @@ def rows(
 
 
 def sla_text(table: list[Row]) -> str:
-    """The table; the replied and request columns appear when the record has them (forge, reply)."""
+    """The table: received, approved, applied, replied (the letter), due, working days, the request."""
     if not table:
         return "No requests in the period."
-    replied_col = any(r.replied for r in table)
-    request_col = any(r.request for r in table)
-    head = f"{'received':<16} {'approved':<16} {'applied':<16} "
-    head += f"{'replied':<10} " if replied_col else ""
-    head += f"{'due':<10} {'wd':>3}  {'':4} commit     " + ("request " if request_col else "") + "accounts"
+    head = f"{'received':<16} {'approved':<16} {'applied':<16} {'replied':<10} "
+    head += f"{'due':<10} {'wd':>3}  {'':4} commit     request accounts"
     lines = [head]
     for r in table:
         applied = f"{r.applied:%Y-%m-%d %H:%M}" if r.applied else "not applied"
         days = r.days_to_reply if r.days_to_reply is not None else r.days_to_apply
         days = days if days is not None else "-"
         line = f"{r.received:%Y-%m-%d %H:%M} {r.approved:%Y-%m-%d %H:%M} {applied:<16} "
-        line += f"{r.replied or '-'!s:<10} " if replied_col else ""
+        line += f"{r.replied or '-'!s:<10} "
         line += f"{r.due} {days:>3}  {'LATE' if r.late else 'ok':4} {r.commit[:10]} "
-        line += f"{r.request or '-':7} " if request_col else ""
+        line += f"{r.request or '-':7} "
         lines.append(line + ", ".join(r.accounts))
     late = [r for r in table if r.late]
     lines.append(

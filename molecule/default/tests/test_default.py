@@ -63,7 +63,15 @@ def test_govmail_schema_is_loaded(host) -> None:
 
 def test_default_password_policy_matches_article_6(host) -> None:
     policy = ldap_root(host, f"cn=default,ou=policies,{SUFFIX}")
-    for line in ("pwdMinLength: 8", "pwdMustChange: TRUE", "pwdMaxAge: 7776000", "pwdLockout: TRUE"):
+    for line in (
+        "pwdMinLength: 8",
+        "pwdMustChange: TRUE",
+        "pwdMaxAge: 7776000",
+        "pwdLockout: FALSE",
+        "pwdMinAge: 86400",
+        "pwdSafeModify: TRUE",
+        "pwdCheckModule: /usr/lib/ldap/govmail_pwcheck-",
+    ):
         assert line in policy
 
 
@@ -88,10 +96,16 @@ def test_dovecot_settings(host) -> None:
     assert host.run("doveadm who").rc == 0  # doveadm reaches the running server
 
 
-def test_sending_limit_service_listens_on_the_loopback_only(host) -> None:
-    assert host.socket("tcp://127.0.0.1:10031").is_listening
-    assert not host.socket("tcp://0.0.0.0:10031").is_listening
-    assert "check_policy_service inet:127.0.0.1:10031" in host.run("postconf -M submission/inet").stdout
+def test_the_filter_listens_on_the_loopback_only_and_postfix_uses_it(host) -> None:
+    """rspamd's milter and controller, Redis and Dovecot's quota-status: loopback only (issue 12)."""
+    for port in (11332, 11334, 6379, 12340):
+        assert host.socket(f"tcp://127.0.0.1:{port}").is_listening, port
+        assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening, port
+    assert host.socket("unix:///run/clamav/clamd.ctl").is_listening
+    assert host.check_output("postconf -h smtpd_milters") == "inet:127.0.0.1:11332"
+    assert "postscreen" in host.check_output("postconf -M smtp/inet")
+    key = host.file("/var/lib/rspamd/dkim/khanhhoa.gov.vn.govmail.key")
+    assert (key.user, key.mode) == ("_rspamd", 0o600)
 
 
 def test_password_page_is_served_over_tls_only(host) -> None:
