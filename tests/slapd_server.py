@@ -23,6 +23,14 @@ import pwcheck
 import yaml
 from ldap3 import EXTERNAL, MODIFY_REPLACE, SASL, Connection, Server
 
+try:
+    from govmail.directory import views
+except ImportError:  # run from a checkout without the package installed
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "module_utils"))
+    from govmail.directory import views
+
 REPO = Path(__file__).resolve().parent.parent
 ROLE = REPO / "roles" / "slapd"
 SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
@@ -67,6 +75,7 @@ class ThrowawaySlapd:
         ppolicy: bool = True,
         policy_overrides=None,
         syncprov: bool = True,
+        readers: dict | None = None,
     ):
         self.suffix = suffix
         self.policy_overrides = policy_overrides or {}  # {"default": {"pwdMinAge": 0}}: a test's own policy
@@ -84,6 +93,11 @@ class ThrowawaySlapd:
         # The role's timing decoy for the password page (its password is hashed once slapd runs).
         self.decoy = (f"cn=decoy,{ctx['slapd__services_dn']}", secrets.token_urlsafe(24))
         self.ctx = ctx
+        # Read-only identities of other systems (slapd__readers): name → view; dn and password each.
+        self.reader_views = dict(readers or {})
+        self.readers = {
+            name: (f"cn={name},{ctx['slapd__services_dn']}", secrets.token_urlsafe(24)) for name in self.reader_views
+        }
         self.process: subprocess.Popen | None = None
 
     # -- configuration ------------------------------------------------------------------
@@ -92,6 +106,11 @@ class ThrowawaySlapd:
         defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
         env = jinja2.Environment(undefined=jinja2.StrictUndefined)
         acls = [env.from_string(a).render(ctx) for a in defaults["slapd__acl"]]
+        readers = [{"name": name, "view": view} for name, view in self.reader_views.items()]
+        acls = (
+            views.view_acls(defaults["slapd__views"], readers, ctx["slapd__accounts_dn"], ctx["slapd__services_dn"])
+            + acls
+        )
         schema = env.from_string((ROLE / "templates/etc/ldap/schema/govmail.ldif.j2").read_text("utf-8")).render(ctx)
         (self.dir / "govmail.ldif").write_text(schema.rstrip("\n") + "\n\n", encoding="utf-8")
         modules = (
@@ -193,7 +212,7 @@ olcSpSessionlog: 10000
                 attrs.update(self.policy_overrides.get(name, {}))
                 out += f"objectClass: pwdPolicy\ncn: {name}\npwdAttribute: userPassword\n"
                 out += _ldif_attrs(name, attrs) + "\n"
-        for dn, password in (self.provisioner, self.mailserver, self.decoy):
+        for dn, password in (self.provisioner, self.mailserver, self.decoy, *self.readers.values()):
             cn = dn.split(",")[0].split("=")[1]
             out += f"dn: {dn}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: {cn}\n"
             out += f"userPassword: {password}\n"

@@ -1,16 +1,19 @@
 """The password_page role's systemd unit and configuration, rendered from the role's templates and
-defaults: the unit's command starts the application from the engine's copied modules (as the role
-installs them), it serves the page, changes a password against a real slapd, and stops on SIGTERM
-(the test machine has no systemd: tests/systemd_unit.py runs the unit's ExecStart=)."""
+defaults: the unit's command (Debian's gunicorn, one worker) runs the application from the engine's
+copied modules (as the role installs them) with the unit's environment, serves the page, changes a
+password against a real slapd, and stops."""
 
 from __future__ import annotations
 
+import configparser
 import datetime as dt
 import json
+import os
 import secrets
+import shlex
 import shutil
 import socket
-import sys
+import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -18,7 +21,6 @@ from http.cookiejar import CookieJar
 
 import jinja2
 import pytest
-import systemd_unit
 import yaml
 from lifecycle_helpers import backdate, set_password, user_bind
 
@@ -72,15 +74,27 @@ def test_the_role_runs_the_page_from_the_copied_modules(tmp_path, slapd, ldap):
         "password_page__decoy_dn": f"cn=decoy,ou=services,{slapd.suffix}",
         "password_page__install_dir": str(install),
         "password_page__config_dir": str(config),
-        "password_page__log_file": str(tmp_path / "page.log"),
         "password_page__user": "root",
-        "password_page__python": sys.executable,
     }
     (config / "password-page.json").write_text(_render("etc/govmail/password-page.json.j2", values))
     (config / "password-page.reader").write_text(slapd.mailserver[1] + "\n")
-    unit = systemd_unit.parse(_render("etc/systemd/system/govmail-password-page.service.j2", values))
-    assert unit["Service"]["WorkingDirectory"] == str(install)
-    process = systemd_unit.start(unit)
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.optionxform = str
+    rendered = _render("etc/systemd/system/govmail-password-page.service.j2", values)
+    unit.read_string(rendered)
+    service = unit["Service"]
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+    assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
+    command = shlex.split(service["ExecStart"].replace("%%", "%"))  # systemd's own unescaping
+    assert command[0] == "/usr/bin/gunicorn" and command[command.index("--workers") + 1] == "1"
+    env = dict(os.environ)
+    for line in rendered.splitlines():  # every Environment= line (configparser keeps only the last)
+        if line.startswith("Environment="):
+            key, _, value = line.removeprefix("Environment=").partition("=")
+            env[key] = value
+    assert env["PYTHONPATH"] == str(install)
+    log = (tmp_path / "page.log").open("wb")
+    page_proc = subprocess.Popen(command, cwd=service["WorkingDirectory"], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}/password"
     try:
         jar = CookieJar()
@@ -102,7 +116,9 @@ def test_the_role_runs_the_page_from_the_copied_modules(tmp_path, slapd, ldap):
         answer = urllib.request.urlopen(request, timeout=10).read().decode()
         assert "Đã đổi mật khẩu." in answer
         assert user_bind(slapd, WHO, new).bound
-        assert process.poll() is None, "the application exited"
+        assert page_proc.poll() is None
     finally:
-        systemd_unit.stop(process)
+        page_proc.terminate()
+        page_proc.wait(timeout=30)
+        log.close()
     assert current not in (tmp_path / "page.log").read_text() and new not in (tmp_path / "page.log").read_text()

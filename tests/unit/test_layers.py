@@ -13,7 +13,8 @@ ALLOWED = {
     "workflow": {"model"},
     "lifecycle": {"model", "mailhost", "directory", "workflow"},
     "password_page": {"model"},
-    "cli": {"model", "mailhost", "directory", "workflow", "lifecycle", "password_page"},
+    "ops": {"model", "mailhost", "directory"},
+    "cli": {"model", "mailhost", "directory", "workflow", "lifecycle", "password_page", "ops"},
 }
 
 

@@ -8,7 +8,7 @@ import sys
 from .. import __version__
 from ..directory.ldap_client import LdapError
 from ..model.problems import InvalidTree
-from . import accounts, lifecycle, mailservice, workflow
+from . import accounts, directory, lifecycle, mailservice, operations, workflow
 
 
 def parser() -> argparse.ArgumentParser:
@@ -19,7 +19,9 @@ def parser() -> argparse.ArgumentParser:
     accounts.register(sub)
     workflow.register(sub)
     lifecycle.register(sub)
+    directory.register(sub)
     mailservice.register(sub)
+    operations.register(sub)
     return top
 
 

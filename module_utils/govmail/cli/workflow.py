@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..model.edits import EditError
 from ..model.orgs import REASON_CODES
+from ..ops import backups as ops_backups
 from ..workflow import codeowners, forge, records, requests, sla
 from ..workflow.gitlog import Git, GitError
 from ..workflow.history import History, history_text
@@ -283,7 +284,8 @@ def cmd_report(args) -> int:
         elif args.forge:
             listed = _listed(args, "closed") + _listed(args, "open")
         data = report.build(_history(args), quarter, today=args.today, requests=listed)
-    except (report.ReportError, GitError, forge.ForgeError, OSError) as exc:
+        data.operations = ops_backups.summary(args.ops_dir)
+    except (report.ReportError, GitError, forge.ForgeError, OSError, ops_backups.StatusError) as exc:
         print(f"govmail report: {exc}", file=sys.stderr)
         return 1
     text = report.markdown(data)
@@ -557,6 +559,9 @@ def _reading_parsers(sub) -> None:
     p.add_argument("--output", help="path without extension (default: var/reports/bao-cao-<quarter>)")
     p.add_argument("--today", type=date_arg, help="the report date for a quarter still running (default: today)")
     p.add_argument("--print", action="store_true", help="also print the Markdown")
+    p.add_argument(
+        "--ops-dir", default=ops_backups.DEFAULT_OPS_DIR, help="backup and restore-drill status (default: var/ops)"
+    )
     _forge_source_args(p)
     _git_args(p)
     p.set_defaults(func=cmd_report)

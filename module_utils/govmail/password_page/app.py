@@ -440,6 +440,15 @@ def make_server(app, host: str, port: int, certfile: str | None = None, keyfile:
     return server
 
 
+def config_from(data: dict) -> Config:
+    """The Config of a JSON configuration (``reader_pw_file`` read here; serving keys ignored)."""
+    data = {k: v for k, v in data.items() if k not in ("listen", "tls_cert", "tls_key")}
+    pw_file = data.pop("reader_pw_file", None)
+    if pw_file:
+        data["reader_pw"] = Path(pw_file).read_text(encoding="utf-8").strip()
+    return Config(**data)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python3 -m govmail.password_page --config FILE`` — how the password_page role runs it on the mail host.
 
@@ -452,13 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     data = json.loads(Path(args.config).read_text(encoding="utf-8"))
     listen = data.pop("listen", "127.0.0.1:8080")
     cert, key = data.pop("tls_cert", None), data.pop("tls_key", None)
-    pw_file = data.pop("reader_pw_file", None)
-    if pw_file:
-        data["reader_pw"] = Path(pw_file).read_text(encoding="utf-8").strip()
-    config = Config(**data)
     host, _, port = listen.rpartition(":")
     try:
-        app = PasswordPage(config)
+        app = PasswordPage(config_from(data))
     except ValueError as exc:  # no verified TLS to the directory, or no reader: refuse to start
         print(f"govmail password page: {args.config}: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..model.addresses import accounts
+from ..model.mailboxes import unit_mailboxes
 from ..model.orgs import PLACE_WORD
 from ..model.tree import load
+from . import review
 from .history import VN, History, local
 from .sla import DEADLINE, rejected, rows, unmerged
 
@@ -39,6 +41,9 @@ OPS_VI = {
     "reset": "Cấp lại mật khẩu",
 }
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+REVIEW_VI = {"confirmed": "Đã xác nhận", "changes": "Đề nghị điều chỉnh", "none": "Chưa trả lời"}
 
 
 class ReportError(ValueError):
@@ -86,6 +91,35 @@ class Report:
     late: list[dict] = field(default_factory=list)
     incidents: list[dict] = field(default_factory=list)
     over_time: list[tuple[dt.date, int]] = field(default_factory=list)
+    review: dict[str, list[str]] = field(default_factory=dict)  # confirmed / changes / none → unit ids (R10.5)
+    review_names: dict[str, str] = field(default_factory=dict)
+    # Backups and the restore drill (R9.2b), from the status files the CLI reads (ops/backups.summary).
+    operations: dict = field(default_factory=dict)
+
+
+OPS_TITLE = "Sao lưu và diễn tập khôi phục dữ liệu (điểm b khoản 2 Điều 9)"
+
+
+def operations_lines(report: Report) -> list[str]:
+    ops = report.operations
+    when = ops.get("last_backup")
+    drill = ops.get("drill")
+    lines = [
+        f"Lần sao lưu thành công gần nhất: {when:%H:%M %d/%m/%Y} (UTC, máy {ops.get('last_backup_host')}); "
+        f"số bản sao lưu đang giữ: {ops.get('archives', 0)}."
+        if when
+        else "Chưa ghi nhận lần sao lưu thành công nào."
+    ]
+    if drill:
+        figures = ops.get("drill_figures") or {}
+        lines.append(
+            f"Diễn tập khôi phục gần nhất: {drill:%H:%M %d/%m/%Y} (UTC), "
+            + ("đạt, không mất dữ liệu" if ops.get("drill_ok") else "KHÔNG ĐẠT")
+            + (f": {figures.get('entries')} mục danh bạ, {figures.get('messages')} thư." if figures else ".")
+        )
+    else:
+        lines.append("Chưa ghi nhận lần diễn tập khôi phục nào.")
+    return lines
 
 
 def _rev_at(history: History, day: dt.date) -> str | None:
@@ -94,8 +128,9 @@ def _rev_at(history: History, day: dt.date) -> str | None:
     return out or None
 
 
-def _accounts_at(history: History, rev: str) -> tuple[list, dict[str, str]]:
-    """Every account the files define at ``rev``, and each org's name (the tree is taken out of Git)."""
+def _accounts_at(history: History, rev: str) -> tuple[list, dict[str, str], list[str]]:
+    """Every account the files define at ``rev``, each org's name, and the orgs with a mailbox (the
+    tree is taken out of Git)."""
     with tempfile.TemporaryDirectory(prefix="govmail-report-") as tmp:
         data = subprocess.run(
             ["git", "archive", "--format=tar", rev], cwd=history.git.cwd, capture_output=True, check=True
@@ -106,7 +141,7 @@ def _accounts_at(history: History, rev: str) -> tuple[list, dict[str, str]]:
         if tree is None:
             raise ReportError(f"the account files at {rev[:10]} cannot be read")
         names = {o.id: (f"{PLACE_WORD[o.kind]} {o.name}" if o.kind in PLACE_WORD else o.name) for o in tree.orgs}
-        return accounts(tree), names
+        return accounts(tree), names, sorted(unit_mailboxes(tree))
 
 
 def _month_ends(last: dt.date, count: int = 12) -> list[dt.date]:
@@ -127,7 +162,9 @@ def build(history: History, quarter: Quarter, today: dt.date | None = None, requ
     report = Report(quarter, as_of, rev)
     if rev:
         counts: dict[str, Counter] = {}
-        found, names = _accounts_at(history, rev)
+        found, names, mailboxes = _accounts_at(history, rev)
+        report.review = review.tally(mailboxes, history.git, str(quarter), history.ref)
+        report.review_names = names
         for account in found:
             if account.kind == "system" or account.status == "revoked":
                 continue
@@ -292,7 +329,21 @@ def markdown(report: Report) -> str:
         f"{len(report.incidents) - counted}.",
         "",
     ]
-    return "\n".join(out)
+    if report.operations:
+        out += [f"## 5. {OPS_TITLE}", "", *(f"- {line}" for line in operations_lines(report)), ""]
+    return "\n".join(out + review_lines(report))
+
+
+def review_lines(report: Report) -> list[str]:
+    """The units' answers to the quarterly review of their lists (R10.5), when any unit has a mailbox."""
+    if not report.review:
+        return []
+    out = ["## 6. Đơn vị rà soát danh sách tài khoản (khoản 5 Điều 10)", ""]
+    for key, label in REVIEW_VI.items():
+        ids = report.review.get(key, [])
+        named = ", ".join(report.review_names.get(i, i) for i in ids) or "—"
+        out.append(f"- {label}: {len(ids)} ({named})")
+    return [*out, ""]
 
 
 def charts(report: Report) -> tuple[bytes, bytes]:
@@ -442,6 +493,9 @@ def pdf(report: Report, path: str | Path) -> None:  # noqa: PLR0915 — the docu
         story.append(table)
     else:
         story.append(Paragraph("Không có trường hợp nào trong quý.", body))
+    if report.operations:
+        story.append(Paragraph(OPS_TITLE, h2))
+        story += [Paragraph(line, body) for line in operations_lines(report)]
 
     story.append(
         KeepTogether(

@@ -40,6 +40,10 @@ def test_daemons_run(host, process: str) -> None:
         ("/etc/dovecot/dovecot-ldap-userdb.conf.ext", "root", 0o600),
         ("/etc/dovecot/private/key.pem", "root", 0o600),
         ("/etc/ldap/tls/key.pem", "openldap", 0o640),
+        ("/etc/roundcube/config.inc.php", "www-data", 0o640),
+        ("/etc/roundcube/plugins/password/config.inc.php", "www-data", 0o640),
+        ("/etc/dovecot/dovecot-ldap-explain-suspended.conf.ext", "root", 0o600),
+        ("/etc/govmail/tls/web.key", "root", 0o600),
     ],
 )
 def test_secret_files_are_private(host, path: str, group: str, mode: int) -> None:
@@ -117,3 +121,34 @@ def test_password_page_is_served_over_tls_only(host) -> None:
     page = host.run("python3 -c %s", fetch)
     assert page.rc == 0, page.stderr
     assert "Đổi mật khẩu thư điện tử công vụ" in page.stdout
+
+
+def test_webmail_is_served_over_tls_at_the_root(host) -> None:
+    """Roundcube's login page at https://<mail host>/ (R3.1), PHP-FPM behind nginx; its sources are not served."""
+    fetch = (
+        "import ssl, sys, urllib.request as u, urllib.error as e\n"
+        "c = ssl.create_default_context(cafile='/etc/roundcube/tls/ca.pem')\n"
+        "def get(path):\n"
+        "    try:\n"
+        "        r = u.urlopen('https://localhost' + path, context=c)\n"
+        "        return r.status, r.read().decode()\n"
+        "    except e.HTTPError as x:\n"
+        "        return x.code, ''\n"
+        "status, page = get('/')\n"
+        "print(status, 'rcmloginuser' in page)\n"
+        "for p in ('/plugins/password/config.inc.php', '/program/include/rcmail.php',"
+        "          '/.htaccess', '/config/config.inc.php'):\n"
+        "    print(p, get(p)[0])\n"
+    )
+    out = host.run("python3 -c %s", fetch)
+    assert out.rc == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "200 True"
+    for line in lines[1:]:
+        assert line.split()[-1] in ("403", "404"), line
+
+
+def test_sieve_and_managesieve(host) -> None:
+    assert host.socket("tcp://0.0.0.0:4190").is_listening
+    assert "sieve" in host.check_output("doveconf -h protocols").split()
+    assert "sieve" in host.check_output("doveconf -h -f protocol=lmtp mail_plugins").split()
