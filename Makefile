@@ -45,14 +45,16 @@ test-integration: $(STAMP)  ## tests that run real programs (a throwaway slapd, 
 	bin/bootstrap-host wsgi
 	$(BIN)/pytest -m integration tests/integration
 
-test: lint test-unit test-integration test-lab molecule  ## everything CI runs
+test: lint test-unit test-integration test-lab molecule  ## everything CI runs (make test-cluster: separately, docs/cluster.md)
 
 validate: $(STAMP)  ## validate the account files
 	$(BIN)/govmail validate $(ACCOUNTS)
 
-lab: $(STAMP) lab-up  ## the main job: bring up the local lab and converge accounts/ into it
-	VENV=$(VENV) bin/lab-accounts $(ACCOUNTS)
-	@bin/lab url
+# PROFILE=cluster: the multi-node lab of docs/cluster.md (inventory/cluster) instead of one container.
+PROFILE ?= single
+lab: $(STAMP) lab-up  ## the main job: bring up the local lab and converge accounts/ into it (PROFILE=cluster: several nodes)
+	PROFILE=$(PROFILE) VENV=$(VENV) bin/lab-accounts $(ACCOUNTS)
+	@[ "$(PROFILE)" = cluster ] || bin/lab url
 
 N ?= 5000
 bench: $(STAMP)  ## benchmark against a real slapd: make bench N=5000 (last line: JSON figures)
@@ -65,13 +67,13 @@ clean:  ## remove the venv and caches
 
 # --- lab (servers) ---
 # The local lab: one container with the real slapd + Postfix + Dovecot (docs/servers.md).
-.PHONY: lab-up lab-down test-lab molecule
+.PHONY: lab-up lab-down test-lab molecule lab-cluster test-cluster
 
-lab-up: $(STAMP)  ## start dockerd, build the image if missing, bring up and converge the lab container
-	VENV=$(VENV) bin/lab up
+lab-up: $(STAMP)  ## start dockerd, build the image if missing, bring up and converge the lab container(s)
+	PROFILE=$(PROFILE) VENV=$(VENV) bin/lab up
 
-lab-down:  ## remove the lab container
-	bin/lab down
+lab-down:  ## remove the lab container(s) (PROFILE=cluster: the cluster's)
+	PROFILE=$(PROFILE) bin/lab down
 
 test-lab: lab-up  ## idempotence of the lab converge, then tests against the real servers on 127.0.0.1
 	VENV=$(VENV) bin/lab idempotence
@@ -82,3 +84,10 @@ molecule: $(STAMP)  ## molecule test of the roles (docker driver, locally built 
 	bin/lab tls
 	bin/lab secrets
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/molecule test
+
+# --- the cluster lab (docs/cluster.md) ---
+lab-cluster: $(STAMP)  ## the multi-node lab: 2 directory providers and the mail host, converged, accounts/ applied
+	$(MAKE) lab PROFILE=cluster
+
+test-cluster: lab-cluster  ## failure tests against the cluster lab (a provider stopped and back)
+	$(BIN)/pytest -m integration tests/cluster

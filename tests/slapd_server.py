@@ -54,6 +54,7 @@ def _role_context(suffix: str) -> dict:
         "slapd__policies_dn": f"ou=policies,{suffix}",
         "slapd__provisioner_dn": f"cn=provisioner,{services}",
         "slapd__mailserver_dn": f"cn=mailserver,{services}",
+        "slapd__replicator_dn": f"cn=replicator,{services}",
         "slapd__root_peercred_dn": f"gidNumber={os.getgid()}+uidNumber={os.getuid()},cn=peercred,cn=external,cn=auth",
         "slapd__govmail_oid_arc": "1.3.6.1.4.1.99999.1",
         "ansible_managed": "rendered by tests/slapd_server.py",

@@ -14,6 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..directory import failover
 from ..directory.delivery import PASSWORD_URL
 from ..directory.layout import Layout
 from ..directory.ldap_client import connect
@@ -59,7 +60,7 @@ def _send(args, tree, items: list[notices.Notice]) -> list[dict]:
 
 def _directory(args, tree):
     options = ldap_options(args, tree.province.domain)
-    return connect(**options), Layout(options["base_dn"])
+    return connect(**failover.healthy(options)), Layout(options["base_dn"])
 
 
 def cmd_lifecycle_scan(args) -> int:

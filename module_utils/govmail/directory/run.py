@@ -17,7 +17,7 @@ from ..model.filecache import bulk, cache_dir
 from ..model.mailboxes import support_mailbox
 from ..model.problems import InvalidTree, Problem
 from ..model.rules import load_valid
-from . import mirror
+from . import failover, mirror
 from .converge import DirectoryWriter, Guards, apply
 from .delivery import PASSWORD_URL, readable, recipients, resend, send_smtp, waiting_for_unit, write_age
 from .layout import Layout
@@ -117,6 +117,7 @@ def _converge(accounts_dir, ldap, *, check_mode, archives, guards, remove_drift,
     started = _now()
     tree, desired = load_for_apply(accounts_dir)
     delivery = delivery or Delivery()
+    ldap = failover.healthy(ldap)  # the first provider that answers (several with replication)
     wire, layout, current, unmanaged = read_directory(ldap, accounts_dir)
     try:
         recovered, recovery_errors = _recover(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ldap3 import MODIFY_REPLACE
 
+from ..directory import failover
 from ..directory.layout import Layout, since_to_ldap
 from ..directory.ldap_client import connect
 from ..model.passwords import generate
@@ -92,7 +93,7 @@ def lock(
 
     layout = Layout(ldap["base_dn"])
     dn = layout.dn(locked.address)
-    conn = connect(**ldap)
+    conn = connect(**failover.healthy(ldap))  # the first provider that answers
     try:
         if not conn.search(dn, "(objectClass=govmailAccount)", attributes=["govmailState"]) or not conn.entries:
             raise LockError(f"{locked.address} has no live entry in the directory ({dn}); nothing was written")

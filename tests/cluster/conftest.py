@@ -1,0 +1,130 @@
+"""Fixtures for the cluster lab tests (`make test-cluster`): the real servers of the cluster profile
+(inventory/cluster, docs/cluster.md), reached on the ports bin/lab publishes on 127.0.0.1 and with
+`docker exec`. Accounts are created per test with random names and passwords and deleted after."""
+
+from __future__ import annotations
+
+import imaplib
+import secrets
+import smtplib
+import ssl
+import string
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import ldap3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VAR = ROOT / "var" / "lab-cluster"
+DOMAIN = "khanhhoa.gov.vn"
+SUFFIX = "dc=khanhhoa,dc=gov,dc=vn"
+ACCOUNTS = f"ou=accounts,{SUFFIX}"
+PROVISIONER = f"cn=provisioner,ou=services,{SUFFIX}"
+PROVIDERS = {"govmail-cl-ldap1": 10401, "govmail-cl-ldap2": 10402}
+MX = "govmail-cl-mx"
+PORTS = {25: 10426, 587: 10488, 143: 10444, 993: 10494}
+HELO = "client.example.org"
+WAIT = 180.0  # seconds to wait for the cluster to converge (replication, a node's return, a queue)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/cluster runs real servers: mark it `integration`."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def docker(*args: str, check: bool = True, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def on(node: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return docker("exec", node, *cmd, check=check)
+
+
+def wait_for(what: str, probe, wait: float = WAIT):
+    """Poll ``probe`` until it returns something true (bounded); fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + wait
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except (OSError, AssertionError, ldap3.core.exceptions.LDAPException) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(1)
+    raise AssertionError(f"{what}: not within {wait:.0f} s (last: {last!r})")
+
+
+def strong_password() -> str:
+    classes = [string.ascii_uppercase, string.ascii_lowercase, string.digits, "!@#%$*&^"]
+    chars = [secrets.choice(c) for c in classes] + [secrets.choice("".join(classes)) for _ in range(12)]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+def directory_state(node: str) -> tuple[list[str], int]:
+    """(contextCSN values, number of entries) of a provider, read as root over ldapi."""
+    base = ["ldapsearch", "-LLL", "-Q", "-Y", "EXTERNAL", "-H", "ldapi:///", "-o", "ldif-wrap=no", "-b", SUFFIX]
+    csn = on(node, *base, "-s", "base", "contextCSN").stdout
+    dns = on(node, *base, "(objectClass=*)", "1.1").stdout
+    return sorted(line.split(": ", 1)[1] for line in csn.splitlines() if line.startswith("contextCSN:")), sum(
+        1 for line in dns.splitlines() if line.startswith("dn:")
+    )
+
+
+@dataclass(frozen=True)
+class Cluster:
+    ca: Path
+    provisioner_password: str
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+    def ldap(self, node: str, user: str | None = None, secret: str | None = None) -> ldap3.Connection:
+        tls = ldap3.Tls(ca_certs_file=str(self.ca), validate=ssl.CERT_REQUIRED)
+        server = ldap3.Server("127.0.0.1", port=PROVIDERS[node], tls=tls, get_info=ldap3.NONE, connect_timeout=5)
+        conn = ldap3.Connection(server, user=user, password=secret, raise_exceptions=False, receive_timeout=10)
+        conn.open()
+        assert conn.start_tls(), conn.result
+        conn.bind()
+        return conn
+
+    def provisioner(self, node: str) -> ldap3.Connection:
+        conn = self.ldap(node, PROVISIONER, self.provisioner_password)
+        assert conn.bound, conn.result
+        return conn
+
+    def mx(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP("127.0.0.1", PORTS[25], local_hostname=HELO, timeout=30)
+        smtp.ehlo()
+        return smtp
+
+    def imap_login(self, address: str, password: str) -> bool:
+        imap = imaplib.IMAP4("127.0.0.1", PORTS[143], timeout=30)
+        imap.starttls(ssl_context=self.ssl_context)
+        try:
+            imap.login(address, password)
+        except imaplib.IMAP4.error:
+            return False
+        finally:
+            imap.shutdown()
+        return True
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    for node in [*PROVIDERS, MX]:
+        state = docker("inspect", "-f", "{{ .State.Status }}", node, check=False)
+        if state.stdout.strip() != "running":
+            pytest.fail(f"the cluster node {node} is not running: run `make lab-cluster` (make test-cluster does it)")
+    return Cluster(
+        ca=VAR / "tls" / "ca.pem", provisioner_password=(VAR / "secrets" / "provisioner").read_text().strip()
+    )
