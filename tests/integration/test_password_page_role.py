@@ -76,7 +76,7 @@ def test_the_role_runs_the_page_from_the_copied_modules(tmp_path, slapd, ldap):
         "password_page__config_dir": str(config),
         "password_page__user": "root",
     }
-    (config / "password-page.json").write_text(_render("etc/govmail/password-page.json.j2", values))
+    (config / "password-page.json").write_text(_render("etc/govmail/password-page/password-page.json.j2", values))
     (config / "password-page.reader").write_text(slapd.mailserver[1] + "\n")
     unit = configparser.ConfigParser(interpolation=None, strict=False)
     unit.optionxform = str
