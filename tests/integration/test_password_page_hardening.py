@@ -14,9 +14,9 @@ import threading
 
 import pytest
 from ldap3 import MODIFY_REPLACE
+from ldap3_client import connect
 from lifecycle_helpers import backdate, root, user_bind
 
-from govmail.directory.ldap_client import connect
 from govmail.password_page.app import Config, PasswordPage
 
 pytestmark = pytest.mark.integration
