@@ -30,7 +30,7 @@ from ldap.controls import SimplePagedResultsControl
 
 @dataclass
 class Config:
-    ldap_uri: str
+    ldap_uri: str | list[str]  # one URI, or several (the nearest first): libldap tries them in order
     base_dn: str  # the live accounts (ou=accounts,…)
     bind_dn: str
     bind_pw: str = field(repr=False)
@@ -67,7 +67,7 @@ class Guard:
     def _connect(self) -> ldap.ldapobject.SimpleLDAPObject:
         """Bound as the reader; over TLS (ldaps:// or StartTLS) the certificate is always verified."""
         c = self.config
-        conn = ldap.initialize(c.ldap_uri)
+        conn = ldap.initialize(c.ldap_uri if isinstance(c.ldap_uri, str) else " ".join(c.ldap_uri))
         conn.protocol_version = 3
         conn.set_option(ldap.OPT_REFERRALS, 0)
         conn.set_option(ldap.OPT_NETWORK_TIMEOUT, 10)
