@@ -180,7 +180,8 @@ def test_move_a_mailbox_while_mail_arrives(cluster: Cluster, mailbox):
                         attributes=["govmailMailHost"])  # fmt: skip
             assert str(conn.entries[0].govmailMailHost) == HOST2
     # Every message, once, on the new backend; the old copy is out of the way.
-    wait_for(f"all {len(sent)} messages on {HOST2}", lambda: _count_on(MAIL2, address) == len(sent))
+    wait_for(f"all {len(sent)} messages on {HOST2} (move: {move.stdout[-3000:]})",
+             lambda: _count_on(MAIL2, address) == len(sent))  # fmt: skip
     assert Counter(_bodies(cluster, address, password)) == Counter(sent)
     assert _count_on(MAIL1, address) == 0
     # A login lands on the new backend: its session is there, not on the old one.

@@ -86,10 +86,22 @@ def drain(address: str, wait: float = 120.0, postqueue: str = "postqueue") -> in
     return round(time.monotonic() - start)
 
 
-def sync(address: str, target: str, port: int) -> None:
+# doveadm sync's exit code when the mailbox changed under it (or the two sides' folders were made
+# independently): run it again, as dsync itself says.
+DESYNC = 2
+
+
+def sync(address: str, target: str, port: int, attempts: int = 4) -> None:
     """On the old backend: two-way ``doveadm sync`` of the mailbox with the new backend's doveadm server
-    (TLS). Two-way: what was delivered to either side since is kept; nothing is deleted on the new one."""
-    _run([DOVEADM, "sync", "-u", address, f"tcps:{target}:{port}"])
+    (TLS). Two-way: what was delivered to either side since is kept; nothing is deleted on the new one.
+    A desync (exit 2) is run again, a few times."""
+    for attempt in range(attempts):
+        try:
+            _run([DOVEADM, "sync", "-u", address, f"tcps:{target}:{port}"])
+            return
+        except RuntimeError as exc:
+            if f"exit {DESYNC}:" not in str(exc) or attempt == attempts - 1:
+                raise
 
 
 def kick(address: str) -> None:
