@@ -44,7 +44,8 @@ def _play(inventory: Path, tree: Path, *extra: str) -> subprocess.CompletedProce
 
 
 def _live(ldap):
-    return {a["address"]: a for a in read_managed(connect(**ldap), Layout(ldap["base_dn"]))}
+    with connect(**ldap) as directory:
+        return {a["address"]: a for a in read_managed(directory, Layout(ldap["base_dn"]))}
 
 
 def test_check_diff_then_apply_then_noop_then_revoke_with_archive(tree, ldap, age_key, tmp_path):

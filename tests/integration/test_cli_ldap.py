@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from ldap3_client import connect
 
-from govmail.directory.ldap_client import connect
 from govmail.directory.run import converge
 
 pytestmark = pytest.mark.integration

@@ -8,12 +8,13 @@ import subprocess
 
 import pytest
 from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
+from ldap3_client import connect
 from lifecycle_helpers import RELAX
 
 from govmail.directory import run as run_module
 from govmail.directory.converge import Guards, GuardTripped
 from govmail.directory.layout import Layout, read_managed
-from govmail.directory.ldap_client import Directory, LdapError, connect
+from govmail.directory.ldap_client import Directory, LdapError
 from govmail.directory.plan import VIA_SUPPORT, Change, file_token, is_pending
 from govmail.directory.render import plan_markdown
 from govmail.directory.run import Delivery, converge, followups
@@ -34,8 +35,8 @@ def _decrypt(age_key, path) -> str:
 
 
 def _live(ldap):
-    conn = connect(**ldap)
-    return {a["address"]: a for a in read_managed(conn, Layout(ldap["base_dn"]))}
+    with Directory.open(ldap) as directory:
+        return {a["address"]: a for a in read_managed(directory, Layout(ldap["base_dn"]))}
 
 
 def _edit(path, old, new):

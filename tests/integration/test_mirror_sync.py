@@ -8,11 +8,12 @@ import json
 
 import pytest
 from ldap3 import MODIFY_REPLACE
+from ldap3_client import connect
 from slapd_server import ThrowawaySlapd
 
 from govmail.directory import mirror
 from govmail.directory.layout import Layout
-from govmail.directory.ldap_client import Directory, connect
+from govmail.directory.ldap_client import Directory
 from govmail.directory.run import Delivery, converge, mirror_file
 
 pytestmark = pytest.mark.integration

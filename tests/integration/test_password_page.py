@@ -38,7 +38,7 @@ def _strong() -> str:
 @pytest.fixture
 def account(slapd, ldap):
     """An account as the provisioning engine leaves it: an initial password set by the provisioner (reset pending)."""
-    from govmail.directory.ldap_client import connect
+    from ldap3_client import connect
 
     initial = _strong()
     conn = connect(**ldap)

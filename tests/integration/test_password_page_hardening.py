@@ -6,17 +6,17 @@ entry), and keeps the throttle per client so nobody can block someone else."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
-import socket
-import ssl
 import subprocess
-import threading
+import sys
 
 import pytest
 from ldap3 import MODIFY_REPLACE
+from ldap3_client import connect
 from lifecycle_helpers import backdate, root, user_bind
+from tls_impostor import Impostor, certificate
 
-from govmail.directory.ldap_client import connect
 from govmail.password_page.app import Config, PasswordPage
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,7 @@ def _config(slapd, **changes) -> Config:
 
 def test_it_refuses_to_start_without_certificate_verification(slapd, tmp_path):
     for changes in (
-        {"ldap_uri": "ldaps://ldap.khanhhoa.gov.vn"},  # TLS without a CA: ldap3 would not verify (CERT_NONE)
+        {"ldap_uri": "ldaps://ldap.khanhhoa.gov.vn"},  # TLS without the directory's CA to check it against
         {"ldap_uri": "ldap://ldap.khanhhoa.gov.vn", "start_tls": True},
         {"ldap_uri": "ldap://ldap.khanhhoa.gov.vn", "start_tls": True, "ca_path": str(tmp_path / "missing.pem")},
         {"ldap_uri": "ldap://ldap.khanhhoa.gov.vn"},  # passwords in clear over the network
@@ -66,41 +66,33 @@ def test_it_refuses_to_start_without_certificate_verification(slapd, tmp_path):
 
 def test_a_directory_with_an_untrusted_certificate_gets_no_password(slapd, account, tmp_path):
     """A man in the middle with a certificate the configured CA did not sign sees no bind."""
-    for name in ("impostor", "trusted"):
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / f"{name}.key"),
-             "-out", str(tmp_path / f"{name}.pem")],
-            check=True, capture_output=True,
-        )  # fmt: skip
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "impostor.pem", tmp_path / "impostor.key")
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    received: list[bytes] = []
+    trusted = certificate(tmp_path, "trusted")
+    with Impostor(tmp_path) as impostor:
+        page = PasswordPage(_config(slapd, ldap_uri=f"ldaps://127.0.0.1:{impostor.port}", ca_path=str(trusted)))
+        _, password = account
+        new = _strong()
+        assert page.change(WHO, password, new, new, client="192.0.2.1")[1] == "unavailable"
+    assert not any(impostor.received), "the page sent data to a server whose certificate it could not verify"
 
-    def serve():
-        listener.settimeout(20)
-        try:
-            raw, _ = listener.accept()
-        except TimeoutError:
-            return
-        try:
-            with context.wrap_socket(raw, server_side=True) as tls:
-                tls.settimeout(5)
-                received.append(tls.recv(4096))
-        except (ssl.SSLError, OSError):
-            pass  # the page hung up during the handshake: what verification must do
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    page = PasswordPage(_config(slapd, ldap_uri=f"ldaps://127.0.0.1:{port}", ca_path=str(tmp_path / "trusted.pem")))
-    _, password = account
-    new = _strong()
-    assert page.change(WHO, password, new, new, client="192.0.2.1")[1] == "unavailable"
-    thread.join(timeout=30)
-    listener.close()
-    assert not any(received), "the page sent data to a server whose certificate it could not verify"
+def test_the_host_ldap_configuration_cannot_turn_verification_off(slapd, account, tmp_path):
+    """libldap reads LDAPTLS_* (and /etc/ldap/ldap.conf): even when they say "never verify" and trust
+    the impostor's certificate, the page checks the directory against its own CA, and sends nothing."""
+    trusted = certificate(tmp_path, "trusted")
+    with Impostor(tmp_path) as impostor:
+        script = (
+            "import sys\n"
+            "from govmail.password_page.app import Config, PasswordPage\n"
+            f"page = PasswordPage(Config(ldap_uri='ldaps://127.0.0.1:{impostor.port}', base_dn={slapd.suffix!r},"
+            f" ca_path={str(trusted)!r}, reader_dn='cn=mailserver,ou=services,{slapd.suffix}', reader_pw='x'))\n"
+            "print(page.change('nvbinh@khanhhoa.gov.vn', 'Old#Pass1234', 'Kx7#new-Pass9', 'Kx7#new-Pass9', 'c')[1])\n"
+        )
+        env = {**os.environ, "LDAPTLS_REQCERT": "never", "LDAPTLS_CACERT": str(tmp_path / "impostor.pem")}
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    assert done.stdout.strip() == "unavailable", done.stdout + done.stderr
+    assert not any(impostor.received), "the page trusted the host's configuration over its own CA"
 
 
 def test_the_page_fails_closed_when_its_reader_cannot_read(slapd, account):

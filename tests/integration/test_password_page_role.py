@@ -22,9 +22,9 @@ from http.cookiejar import CookieJar
 import jinja2
 import pytest
 import yaml
+from ldap3_client import connect
 from lifecycle_helpers import backdate, set_password, user_bind
 
-from govmail.directory.ldap_client import connect
 from helpers import REPO
 
 pytestmark = pytest.mark.integration

@@ -6,12 +6,18 @@ lab test runs the real one against open IMAP sessions)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
+import socket
+import subprocess
+import sys
 import time
 
+import ldap
 import pytest
 from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection, Server
-from lifecycle_helpers import backdate, user_bind
+from lifecycle_helpers import backdate, root, user_bind
+from tls_impostor import Impostor, certificate
 
 from govmail.mailhost.session_guard import Config, Guard
 
@@ -93,3 +99,58 @@ def test_a_failing_doveadm_is_retried_next_round(slapd, tmp_path):
                          bind_pw=reader_pw, doveadm=str(broken)), log=lines.append)  # fmt: skip
     assert guard.round() == 1 and "failed" in lines[-1]
     assert guard.round() == 1  # not forgotten: tried again
+
+
+def test_an_impostor_directory_gets_no_bind(slapd, doveadm, tmp_path):
+    """A man in the middle with a certificate the configured CA did not sign receives nothing, not
+    even when the host's libldap configuration (LDAPTLS_*) says never verify and trusts it."""
+    trusted = certificate(tmp_path, "trusted")
+    script, calls = doveadm
+    with Impostor(tmp_path) as impostor:
+        code = (
+            "from govmail.mailhost.session_guard import Config, Guard\n"
+            f"Guard(Config(ldap_uri='ldaps://127.0.0.1:{impostor.port}', base_dn='ou=accounts,{slapd.suffix}',"
+            f" bind_dn={slapd.mailserver[0]!r}, bind_pw='reader-secret', ca_path={str(trusted)!r},"
+            f" doveadm={str(script)!r})).round()\n"
+        )
+        env = {**os.environ, "LDAPTLS_REQCERT": "never", "LDAPTLS_CACERT": str(tmp_path / "impostor.pem")}
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                              check=False)  # fmt: skip
+    assert done.returncode != 0 and "ldap.SERVER_DOWN" in done.stderr, done.stderr
+    assert not any(impostor.received), "the guard sent its bind to a server whose certificate it could not verify"
+    assert not calls.exists()
+
+
+def test_the_guard_moves_on_to_the_next_provider(slapd, doveadm):
+    """Several providers (the role joins dovecot__ldap_uri's list): a dead first one is skipped."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"ldap://127.0.0.1:{s.getsockname()[1]}"  # nothing listens there once the block ends
+    script, _ = doveadm
+    reader_dn, reader_pw = slapd.mailserver
+
+    def guard(uris):
+        return Guard(Config(ldap_uri=uris, base_dn=f"ou=accounts,{slapd.suffix}", bind_dn=reader_dn,
+                            bind_pw=reader_pw, doveadm=str(script)))  # fmt: skip
+
+    with pytest.raises(ldap.SERVER_DOWN):
+        guard([dead]).round()
+    assert guard([dead, slapd.uri]).round() == 0
+
+
+def test_more_changes_than_a_page_are_all_acted_on(slapd, doveadm):
+    """A mass reset (more than the 500 of one page, and than slapd's size limit): every account's
+    sessions end in the same round."""
+    script, calls = doveadm
+    count = 520
+    with root(slapd) as conn:
+        for i in range(count):
+            attrs = {"uid": f"u{i}", "cn": f"U {i}", "sn": "U", "mail": f"u{i}@khanhhoa.gov.vn",
+                     "govmailManaged": "TRUE", "govmailState": "active", "userPassword": _strong()}  # fmt: skip
+            assert conn.add(f"uid=u{i},ou=accounts,{slapd.suffix}", ["inetOrgPerson", "govmailAccount"], attrs)
+    reader_dn, reader_pw = slapd.mailserver
+    guard = Guard(Config(ldap_uri=slapd.uri, base_dn=f"ou=accounts,{slapd.suffix}", bind_dn=reader_dn,
+                         bind_pw=reader_pw, doveadm=str(script)))  # fmt: skip
+    assert guard.round() == count
+    kicked = {line.split()[1] for line in calls.read_text().splitlines() if line.startswith("kick ")}
+    assert kicked == {f"u{i}@khanhhoa.gov.vn" for i in range(count)}

@@ -2,6 +2,7 @@
 
 import pytest
 from ldap3 import MODIFY_REPLACE
+from ldap3_client import connect as ldap3_connect
 
 from govmail.directory.layout import Layout, read_managed
 from govmail.directory.ldap_client import Directory, connect
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 def _add_managed(slapd, layout: Layout, count: int) -> None:
     """``count`` managed entries, written as root (no limit applies to the writes)."""
-    root = connect(server_uri=slapd.ldapi)
+    root = ldap3_connect(server_uri=slapd.ldapi)
     for i in range(count):
         address = f"n{i}@khanhhoa.gov.vn"
         attrs = {"cn": f"N{i}", "sn": "N", "mail": address, "govmailState": "active", "govmailManaged": "TRUE"}
@@ -33,7 +34,7 @@ def test_a_paged_read_sees_every_account_beyond_the_size_limit(slapd, ldap, tmp_
 
 
 def test_a_read_cut_by_a_limit_is_an_error_not_a_smaller_tree(slapd, ldap, tmp_path):
-    root = connect(server_uri=slapd.ldapi)
+    root = ldap3_connect(server_uri=slapd.ldapi)
     layout = Layout(slapd.suffix)
     _add_managed(slapd, layout, 30)
     # The provisioner loses its exemption: its reads are cut at 10 entries.

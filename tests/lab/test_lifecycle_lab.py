@@ -102,9 +102,8 @@ def test_lock_cuts_the_session_keeps_delivery_and_commits(lab: Lab, make_account
 
 def test_an_expiry_reminder_arrives_in_the_real_mailbox(lab: Lab, make_account) -> None:
     account = make_account()
-    conn = connect(**_ldap(lab))
-    found = reminders.read_expiries(conn, Layout(SUFFIX), f"cn=default,ou=policies,{SUFFIX}")
-    conn.unbind()
+    with connect(**_ldap(lab)) as directory:  # the engine's client (python-ldap)
+        found = reminders.read_expiries(directory, Layout(SUFFIX), f"cn=default,ou=policies,{SUFFIX}")
     mine = next(e for e in found if e.address == account.mail)
     today = mine.expires_day - dt.timedelta(days=10)  # Vietnam's day: after 17:00 UTC it is already tomorrow
     [(item, stage)] = [(i, s) for i, s in reminders.due([mine], today)]

@@ -54,7 +54,7 @@ def test_a_single_uri_is_not_probed():
 
 
 def test_the_real_probe_fails_over_from_a_closed_port():
-    """A port with no listener is refused at once by the real probe (ldap3), naming the URI."""
+    """A port with no listener is refused at once by the real probe (python-ldap), naming the URI."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again when the block ends: nothing listens there

@@ -84,9 +84,8 @@ def cmd_import(args) -> int:
         rows = importer.rows_from_csv(args.csv)
     else:
         options = ldap_options(args, args.domain)
-        conn = connect(**options)
-        rows = importer.rows_from_ldap(conn, args.search_base or options["base_dn"], args.org_attr)
-        conn.unbind()
+        with connect(**options) as directory:
+            rows = importer.rows_from_ldap(directory, args.search_base or options["base_dn"], args.org_attr)
     result = importer.build(rows, args.domain, args.province_code, communes)
     for line in result.skipped:
         print(f"not imported: {line}", file=sys.stderr)

@@ -33,8 +33,8 @@ def cmd_review_send(args) -> int:
     tree = load_valid(args.dir)
     last = {}
     if args.ldap:
-        with connect(**ldap_options(args, tree.province.domain)) as conn:
-            last = review_mail.last_logins(conn, ldap_options(args, tree.province.domain)["base_dn"])
+        with connect(**ldap_options(args, tree.province.domain)) as directory:
+            last = review_mail.last_logins(directory, ldap_options(args, tree.province.domain)["base_dn"])
     channel = SmtpChannel(host=args.smtp, port=args.smtp_port, starttls=args.smtp_starttls, ca_path=args.ca)
     only = set(args.unit) if args.unit else None
     results = review_mail.send(

@@ -66,11 +66,9 @@ def _directory(args, tree):
 def cmd_lifecycle_scan(args) -> int:
     today = args.today or lifecycle.vn_today()
     tree = load_valid(args.dir)
-    conn, layout = _directory(args, tree)
-    try:
-        activity = lifecycle.read_activity(conn, layout)
-    finally:
-        conn.unbind()
+    directory, layout = _directory(args, tree)
+    with directory:
+        activity = lifecycle.read_activity(directory, layout)
     try:
         lifecycle.check_base(args.dir, args.base)
         proposed = lifecycle.already_proposed(Git(args.dir), args.base, args.prefix)
@@ -186,12 +184,10 @@ def cmd_password_page(args) -> int:
 def cmd_reminders(args) -> int:
     today = args.today or lifecycle.vn_today()
     tree = load_valid(args.dir)
-    conn, layout = _directory(args, tree)
-    try:
+    directory, layout = _directory(args, tree)
+    with directory:
         policy = args.policy_dn or f"cn=default,ou=policies,{layout.suffix}"
-        expiring = reminders.due(reminders.read_expiries(conn, layout, policy), today, args.window)
-    finally:
-        conn.unbind()
+        expiring = reminders.due(reminders.read_expiries(directory, layout, policy), today, args.window)
     for item, stage in expiring:
         print(f"{item.address}: password expires {item.expires_day} ({item.days_left(today)} days; stage {stage})")
     if not expiring:

@@ -89,11 +89,8 @@ def cmd_notify_outage(args) -> int:
         print(f"govmail notify-outage: {exc}; nothing was sent.", file=sys.stderr)
         return 1
     options = ldap_options(args, domain)
-    conn = connect(**options)
-    try:
-        to = outage.recipients(conn, Layout(options["base_dn"]), args.unit or ())
-    finally:
-        conn.unbind()
+    with connect(**options) as directory:
+        to = outage.recipients(directory, Layout(options["base_dn"]), args.unit or ())
     sender = args.sender or support_mailbox(tree)
     print(f"notice {notice.ident}: {outage.subject(notice)}")
     print(f"{len(to)} active account(s)" + (f" in {', '.join(args.unit)}" if args.unit else ""))

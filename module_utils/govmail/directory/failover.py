@@ -12,10 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ldap3 import BASE, NONE, Connection, Server
-from ldap3.core.exceptions import LDAPException
-
-from .ldap_client import LdapError
+from .ldap_client import Directory, LdapError
 
 
 def uris(server_uri: str | list[str]) -> list[str]:
@@ -27,23 +24,24 @@ def uris(server_uri: str | list[str]) -> list[str]:
     return found
 
 
-def answers(uri: str, timeout: int) -> None:
-    """Raise unless the server at ``uri`` answers an anonymous read of its root DSE within ``timeout``."""
-    conn = Connection(Server(uri, get_info=NONE, connect_timeout=timeout), receive_timeout=timeout)
+def answers(uri: str, timeout: int, options: dict | None = None) -> None:
+    """Raise unless the server at ``uri`` answers an anonymous read of its root DSE within ``timeout``.
+
+    ``options`` (the connection's): an ldaps:// provider's certificate is checked as the run will."""
+    tls = {k: v for k, v in (options or {}).items() if k in ("validate_certs", "ca_path") and v is not None}
     try:
-        conn.open()
-        if not conn.search("", "(objectClass=*)", BASE, attributes=["namingContexts"]):
-            raise LdapError(f"{uri} did not answer a root DSE read: {conn.result}")
-    except LDAPException as exc:
+        with Directory.open({"server_uri": uri, "connect_timeout": timeout, **tls}, bind=False, timeout=timeout) as d:
+            if d.read("", ["namingContexts"]) is None:
+                raise LdapError("no root DSE")
+    except LdapError as exc:
         raise LdapError(f"{uri}: {exc}") from exc
-    finally:
-        conn.unbind()
 
 
-def healthy(ldap: dict, probe: Callable[[str, int], None] = answers) -> dict:
+def healthy(ldap: dict, probe: Callable[[str, int], None] | None = None) -> dict:
     """The connection options with ``server_uri`` set to the first provider that answers.
 
     One URI is returned as given, without a probe (the connection itself reports its errors)."""
+    probe = probe or (lambda uri, timeout: answers(uri, timeout, ldap))
     candidates = uris(ldap["server_uri"])
     if len(candidates) == 1:
         return {**ldap, "server_uri": candidates[0]}

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from ldap3 import SUBTREE
 
 from ..model.addresses import org_address
 from ..model.names import InvalidName, person_base, vn_slug
 from ..model.orgs import BODIES, COMMUNE_KINDS
 from ..model.writer import write_atomically
+from .ldap_client import Directory
 
 CSV_COLUMNS = ("address", "name", "title", "org", "unit", "status")
 _ADDRESS = re.compile(r"^[a-z0-9]+(\.[a-z0-9]+)*@[a-z0-9-]+(\.[a-z0-9-]+)+$")
@@ -159,20 +159,16 @@ def rows_from_csv(path: str) -> list[dict]:
         return [{**row, "where": f"{path}:{number}"} for number, row in enumerate(reader, start=2)]
 
 
-def rows_from_ldap(conn, base: str, org_attr: str = "ou", status_attr: str | None = None) -> list[dict]:
-    """Every entry with a mail address under ``base``."""
+def rows_from_ldap(directory: Directory, base: str, org_attr: str = "ou", status_attr: str | None = None) -> list[dict]:
+    """Every entry with a mail address under ``base`` (one paged read; ReadError if it stops short)."""
     attrs = ["mail", "cn", "displayName", "title", org_attr] + ([status_attr] if status_attr else [])
     rows = []
-    for item in conn.extend.standard.paged_search(
-        base, "(mail=*)", search_scope=SUBTREE, attributes=attrs, generator=True
-    ):
-        if item.get("type") != "searchResEntry":
-            continue
-        a = item["attributes"]
+    for dn, found in directory.search(base, "(mail=*)", attrs):
+        a = {key.lower(): values for key, values in found.items()}  # attribute names are case-insensitive
 
         def first(key, a=a):
-            value = a.get(key)
-            return (value[0] if value else None) if isinstance(value, list) else value
+            values = a.get(key.lower())
+            return values[0] if values else None
 
         rows.append(
             {
@@ -181,7 +177,7 @@ def rows_from_ldap(conn, base: str, org_attr: str = "ou", status_attr: str | Non
                 "title": first("title"),
                 "org": first(org_attr),
                 "status": first(status_attr) if status_attr else None,
-                "where": item["dn"],
+                "where": dn,
             }
         )
     return rows

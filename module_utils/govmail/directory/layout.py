@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ldap3 import SUBTREE
-
 from ..model.addresses import Account
 from .ldap_client import Directory
 from .plan import UNDELIVERED
@@ -131,35 +129,20 @@ def account_from_entry(dn: str, attrs: dict) -> dict:
 UNMANAGED_FILTER = "(&(mail=*)(!(govmailManaged=TRUE)))"
 
 
-def _search(source, base: str, filter_text: str, attributes: list[str], page_size: int):
-    """(dn, attributes) pairs from a python-ldap Directory (the engine's) or an ldap3 connection."""
-    if isinstance(source, Directory):
-        yield from source.search(base, filter_text, attributes, page_size)
-        return
-    for item in source.extend.standard.paged_search(
-        base, filter_text, search_scope=SUBTREE, attributes=attributes, paged_size=page_size, generator=True
-    ):
-        if item.get("type") == "searchResEntry":
-            yield item["dn"], item["attributes"]
-    result = source.result or {}
-    if result.get("result") not in (0, None):  # a partial read (size limit…) must never pass for the whole
-        raise RuntimeError(f"reading {base} failed: {result.get('description')} {result.get('message') or ''}".strip())
-
-
-def read_unmanaged(source, layout: Layout, page_size: int = 1000) -> dict[str, str]:
+def read_unmanaged(source: Directory, layout: Layout, page_size: int = 1000) -> dict[str, str]:
     """Address → DN of every entry with a mail address that govmail does not manage (yet)."""
     out = {}
-    for dn, attrs in _search(source, layout.suffix, UNMANAGED_FILTER, ["mail"], page_size):
+    for dn, attrs in source.search(layout.suffix, UNMANAGED_FILTER, ["mail"], page_size):
         for address in attrs.get("mail") or []:
             out[address.lower()] = dn
     return out
 
 
-def read_managed(source, layout: Layout, page_size: int = 1000) -> list[dict]:
-    """Every govmail-managed entry, live or revoked, in one paged search."""
+def read_managed(source: Directory, layout: Layout, page_size: int = 1000) -> list[dict]:
+    """Every govmail-managed entry, live or revoked, in one paged search (ReadError if it stops short)."""
     return [
         account_from_entry(dn, attrs)
-        for dn, attrs in _search(source, layout.suffix, MANAGED_FILTER, ATTRIBUTES, page_size)
+        for dn, attrs in source.search(layout.suffix, MANAGED_FILTER, ATTRIBUTES, page_size)
         if attrs.get("mail")
     ]
 

@@ -1,22 +1,26 @@
-"""LDAP connection options shared by every govmail module and the CLI (community.general's _ldap.py pattern).
+"""The engine's one LDAP client: python-ldap (libldap), and the connection options every govmail
+module and the CLI share (community.general's _ldap.py pattern).
 
 One argument spec: a module adds ``ldap_argument_spec()`` to its own spec. ``Directory.open(ldap)``
-is the engine's client for convergence (python-ldap: pipelined writes, paged and RFC 4533 reads);
-``connect()`` (ldap3) still serves the lifecycle jobs, the importer and the password page.
+(or ``connect(**ldap)``) gives a bound connection: StartTLS and the CA checked as the options say,
+pipelined writes, paged and RFC 4533 reads (convergence), and the single reads and modifications of
+the lifecycle jobs, the importer, the lock and ``govmail status``. bench/clients.py chose the library
+(docs/performance.md). The password page and the session guard run alone on the mail host, without
+the rest of the engine: they use python-ldap too (Debian's python3-ldap), with their own few lines.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ssl
 from collections.abc import Iterable, Iterator
-
-from ldap3 import EXTERNAL, NONE, SASL, SIMPLE, Connection, Server, Tls
-from ldap3.core.exceptions import LDAPException
 
 
 class LdapError(Exception):
-    """The directory could not be reached or refused the bind; the message says which."""
+    """The directory could not be reached, refused the bind, or refused an operation; the message says which."""
+
+
+class ReadError(LdapError, RuntimeError):
+    """A paged read the directory refused or cut short (a size limit…): never to pass for the whole."""
 
 
 def ldap_argument_spec() -> dict:
@@ -50,30 +54,13 @@ def connect(
     ca_path: str | None = None,
     base_dn: str | None = None,
     connect_timeout: int = 10,
-) -> Connection:
-    """A bound connection. Without ``bind_dn`` on ldapi:// the bind is SASL EXTERNAL (root on the host)."""
-    del base_dn  # part of the shared options, used by callers, not by the connection
-    tls = Tls(
-        validate=ssl.CERT_REQUIRED if validate_certs else ssl.CERT_NONE,
-        ca_certs_file=ca_path,
-        version=ssl.PROTOCOL_TLS_CLIENT,
-    )
-    server = Server(server_uri, tls=tls, get_info=NONE, connect_timeout=connect_timeout)
-    if bind_dn:
-        conn = Connection(server, user=bind_dn, password=bind_pw or "", authentication=SIMPLE, raise_exceptions=False)
-    elif server_uri.startswith("ldapi:"):
-        conn = Connection(server, authentication=SASL, sasl_mechanism=EXTERNAL, sasl_credentials="")
-    else:
-        conn = Connection(server)  # anonymous
-    try:
-        conn.open()
-        if start_tls and not server_uri.startswith(("ldaps:", "ldapi:")):
-            conn.start_tls()
-        if not conn.bind():
-            raise LdapError(f"bind to {server_uri} as {bind_dn or 'EXTERNAL/anonymous'} refused: {conn.result}")
-    except LDAPException as exc:
-        raise LdapError(f"cannot use the directory at {server_uri}: {exc}") from exc
-    return conn
+) -> Directory:
+    """A bound ``Directory``. Without ``bind_dn`` on ldapi:// the bind is SASL EXTERNAL (root on the
+    host); without it elsewhere the connection stays anonymous. LdapError when unreachable or refused."""
+    return Directory.open(
+        {"server_uri": server_uri, "bind_dn": bind_dn, "bind_pw": bind_pw, "start_tls": start_tls,
+         "validate_certs": validate_certs, "ca_path": ca_path, "base_dn": base_dn, "connect_timeout": connect_timeout}
+    )  # fmt: skip
 
 
 # --- python-ldap (libldap): the bulk path -------------------------------------------------------
@@ -168,8 +155,12 @@ class Directory:
         self.conn = conn
 
     @classmethod
-    def open(cls, options: dict) -> Directory:
-        """Bound, with the options of ``ldap_argument_spec``; LdapError when unreachable or refused."""
+    def open(cls, options: dict, *, bind: bool = True, timeout: float | None = None) -> Directory:
+        """Connected with the options of ``ldap_argument_spec``: TLS (ldaps:// or ``start_tls``) always
+        checks the certificate (against ``ca_path`` when given) unless ``validate_certs`` is false;
+        bound as ``bind_dn``, or SASL EXTERNAL on ldapi://, or anonymous. ``bind=False``: no bind
+        (an anonymous probe); ``timeout``: the longest wait for any answer. LdapError when
+        unreachable or refused."""
         import ldap as libldap  # noqa: PLC0415
         import ldap.sasl as libsasl  # noqa: PLC0415
 
@@ -179,8 +170,9 @@ class Directory:
             conn = _connection_class()(uri, bytes_mode=False)
             conn.protocol_version = 3
             conn.set_option(libldap.OPT_REFERRALS, 0)
-            timeout = ldap.get("connect_timeout") or 10
-            conn.set_option(libldap.OPT_NETWORK_TIMEOUT, timeout)
+            conn.set_option(libldap.OPT_NETWORK_TIMEOUT, ldap.get("connect_timeout") or 10)
+            if timeout is not None:
+                conn.timeout = timeout  # python-ldap's wait for each result (default: forever)
             if uri.startswith(("ldaps:", "ldap:")):
                 conn.set_option(
                     libldap.OPT_X_TLS_REQUIRE_CERT,
@@ -188,12 +180,12 @@ class Directory:
                 )
                 if ldap.get("ca_path"):
                     conn.set_option(libldap.OPT_X_TLS_CACERTFILE, ldap["ca_path"])
-                conn.set_option(libldap.OPT_X_TLS_NEWCTX, 0)
+                conn.set_option(libldap.OPT_X_TLS_NEWCTX, 0)  # last: the options above take effect
             if ldap.get("start_tls") and uri.startswith("ldap:"):
                 conn.start_tls_s()
-            if ldap.get("bind_dn"):
+            if bind and ldap.get("bind_dn"):
                 conn.simple_bind_s(ldap["bind_dn"], ldap.get("bind_pw") or "")
-            elif uri.startswith("ldapi:"):
+            elif bind and uri.startswith("ldapi:"):
                 conn.sasl_interactive_bind_s("", libsasl.external())
         except (libldap.SERVER_DOWN, libldap.CONNECT_ERROR, libldap.TIMEOUT) as exc:
             raise LdapError(f"cannot use the directory at {uri}: {describe(exc)}") from exc
@@ -201,6 +193,22 @@ class Directory:
             who = ldap.get("bind_dn") or "EXTERNAL/anonymous"
             raise LdapError(f"bind to {uri} as {who} refused: {describe(exc)}") from exc
         return cls(conn)
+
+    def __enter__(self) -> Directory:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _refused(self, what: str):
+        """python-ldap's errors of a single operation as LdapError(\"<what>: <result> <diagnostic>\")."""
+        import ldap as libldap  # noqa: PLC0415
+
+        try:
+            yield
+        except libldap.LDAPError as exc:
+            raise LdapError(f"{what}: {describe(exc)}") from exc
 
     # -- pipelined writes -------------------------------------------------------------------
     def send(self, request: tuple) -> int:
@@ -237,7 +245,8 @@ class Directory:
 
     # -- reads ------------------------------------------------------------------------------
     def search(self, base: str, filter_text: str, attributes: list[str], page_size: int = 1000):
-        """Every (dn, attributes) under ``base`` matching the filter, page by page."""
+        """Every (dn, attributes) under ``base`` matching the filter, page by page; ReadError when
+        the directory refuses or cuts the read short."""
         import ldap as libldap  # noqa: PLC0415
         from ldap.controls import SimplePagedResultsControl  # noqa: PLC0415
 
@@ -249,7 +258,7 @@ class Directory:
                 )
                 _, data, _, controls = self.conn.result3(msgid)
             except libldap.LDAPError as exc:  # a partial read (size limit…) must never pass for the whole
-                raise RuntimeError(f"reading {base} failed: {describe(exc)}") from exc
+                raise ReadError(f"reading {base} failed: {describe(exc)}") from exc
             for dn, attrs in data:
                 if dn is not None:  # referrals have no DN
                     yield dn, _decode(attrs)
@@ -280,22 +289,42 @@ class Directory:
         state.cookie, state.new_cookie = state.new_cookie or state.cookie, None  # none new: nothing changed
         return state
 
-    # -- single operations (adoption, revocation) -----------------------------------------------
-    def read(self, dn: str, attributes: list[str]) -> dict[str, list[str]] | None:
-        """One entry's attributes (operational ones too when named); None when it does not exist."""
+    # -- single operations (adoption, revocation, the lifecycle jobs, status) ------------------
+    def read(self, dn: str, attributes: list[str], filter_text: str = "(objectClass=*)") -> dict[str, list[str]] | None:
+        """One entry's attributes (operational ones too when named); None when it does not exist or
+        does not match ``filter_text``. LdapError when the read is refused."""
+        import ldap as libldap  # noqa: PLC0415
+
+        with self._refused(f"reading {dn}"):
+            try:
+                found = self.conn.search_ext_s(dn, libldap.SCOPE_BASE, filter_text, attributes,
+                                               timeout=self.conn.timeout)  # fmt: skip
+            except libldap.NO_SUCH_OBJECT:
+                return None
+        return next((_decode(attrs) for entry_dn, attrs in found if entry_dn is not None), None)
+
+    def modify(self, dn: str, changes: dict[str, tuple[int, list[str]]]) -> None:
+        """``{attribute: (REPLACE | ADD_VALUES | DELETE_VALUES, values)}``; LdapError when refused."""
+        with self._refused(f"modifying {dn}"):
+            self.conn.modify_s(dn, [(op, k, _encode(v)) for k, (op, v) in changes.items()])
+
+    def rename(self, dn: str, rdn: str, new_superior: str, delete_old_rdn: bool = True) -> None:
+        with self._refused(f"moving {dn}"):
+            self.conn.rename_s(dn, rdn, newsuperior=new_superior, delold=int(delete_old_rdn))
+
+    def who_am_i(self) -> str:
+        """The bound identity (RFC 4532): ``dn:<dn>``, or "" when anonymous."""
+        with self._refused("who am I"):
+            return self.conn.whoami_s() or ""
+
+    def peer_certificate(self) -> bytes | None:
+        """The directory's certificate (DER) when the connection is over TLS, else None."""
         import ldap as libldap  # noqa: PLC0415
 
         try:
-            found = self.conn.search_s(dn, libldap.SCOPE_BASE, "(objectClass=*)", attributes)
-        except libldap.NO_SUCH_OBJECT:
+            return self.conn.get_option(libldap.OPT_X_TLS_PEERCERT) or None
+        except (libldap.LDAPError, ValueError):
             return None
-        return next((_decode(attrs) for entry_dn, attrs in found if entry_dn), None)
-
-    def modify(self, dn: str, changes: dict[str, tuple[int, list[str]]]) -> None:
-        self.conn.modify_s(dn, [(op, k, _encode(v)) for k, (op, v) in changes.items()])
-
-    def rename(self, dn: str, rdn: str, new_superior: str, delete_old_rdn: bool = True) -> None:
-        self.conn.rename_s(dn, rdn, newsuperior=new_superior, delold=int(delete_old_rdn))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ldap3 import SUBTREE
-
 from ..directory.layout import MANAGED_FILTER, Layout
+from ..directory.ldap_client import Directory, ReadError
 from ..model.addresses import org_structural_accounts
 from ..model.edits import EditError
 from ..model.mailboxes import unit_mailboxes
@@ -103,34 +102,24 @@ class Activity:
         return max(dates) if dates else None
 
 
-def read_activity(conn, layout: Layout, page_size: int = 1000) -> dict[str, Activity]:
+def read_activity(directory: Directory, layout: Layout, page_size: int = 1000) -> dict[str, Activity]:
     """Address → activity stamps of every live managed entry (one paged search)."""
     out = {}
-    for item in conn.extend.standard.paged_search(
-        layout.accounts_dn,
-        MANAGED_FILTER,
-        search_scope=SUBTREE,
-        attributes=ACTIVITY_ATTRIBUTES,
-        paged_size=page_size,
-        generator=True,
-    ):
-        if item.get("type") != "searchResEntry":
-            continue
-        attrs = item["attributes"]
-        mail = attrs.get("mail")
-        if not mail:
-            continue
-        address = (mail[0] if isinstance(mail, list) else mail).lower()
-        state = attrs.get("govmailState")
-        out[address] = Activity(
-            address=address,
-            state=(state[0] if isinstance(state, list) and state else state) or "active",
-            last_login=_date(attrs.get("pwdLastSuccess")),
-            created=_date(attrs.get("createTimestamp")),
-            password_set=_date(attrs.get("pwdChangedTime")),
-        )
-    if conn.result and conn.result.get("result") not in (0, None):
-        raise LifecycleError(f"reading the directory failed: {conn.result.get('description')}")
+    try:
+        for _, attrs in directory.search(layout.accounts_dn, MANAGED_FILTER, ACTIVITY_ATTRIBUTES, page_size):
+            mail = attrs.get("mail")
+            if not mail:
+                continue
+            address = mail[0].lower()
+            out[address] = Activity(
+                address=address,
+                state=(attrs.get("govmailState") or ["active"])[0],
+                last_login=_date(attrs.get("pwdLastSuccess")),
+                created=_date(attrs.get("createTimestamp")),
+                password_set=_date(attrs.get("pwdChangedTime")),
+            )
+    except ReadError as exc:  # a partial read (size limit…) must never pass for the whole
+        raise LifecycleError(f"reading the directory failed: {exc}") from exc
     return out
 
 

@@ -14,17 +14,16 @@ neither the directory nor the files are touched.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ldap3 import MODIFY_REPLACE
-
 from ..directory import failover
 from ..directory.layout import Layout, since_to_ldap
-from ..directory.ldap_client import connect
+from ..directory.ldap_client import REPLACE, LdapError, connect
 from ..model.passwords import generate
 from ..workflow.gitlog import Git, GitError
 from ..workflow.requests import RequestError, Session, find_person, op_status
@@ -93,25 +92,27 @@ def lock(
 
     layout = Layout(ldap["base_dn"])
     dn = layout.dn(locked.address)
-    conn = connect(**failover.healthy(ldap))  # the first provider that answers
-    try:
-        if not conn.search(dn, "(objectClass=govmailAccount)", attributes=["govmailState"]) or not conn.entries:
+    with connect(**failover.healthy(ldap)) as directory:  # the first provider that answers
+        try:
+            entry = directory.read(dn, ["govmailState"], "(objectClass=govmailAccount)")
+        except LdapError as exc:
+            raise LockError(f"cannot read the entry of {locked.address}: {exc}; nothing was written") from exc
+        if entry is None:
             raise LockError(f"{locked.address} has no live entry in the directory ({dn}); nothing was written")
         changes = {
-            "govmailState": [(MODIFY_REPLACE, ["suspended"])],
-            "govmailReason": [(MODIFY_REPLACE, [locked.reason])],
-            "govmailStateSince": [(MODIFY_REPLACE, [since_to_ldap(locked.since)])],
+            "govmailState": (REPLACE, ["suspended"]),
+            "govmailReason": (REPLACE, [locked.reason]),
+            "govmailStateSince": (REPLACE, [since_to_ldap(locked.since)]),
             # A password nobody knows: the old one, stolen or not, stops working now.
-            "userPassword": [(MODIFY_REPLACE, [generate(32) + secrets.token_urlsafe(8)])],
+            "userPassword": (REPLACE, [generate(32) + secrets.token_urlsafe(8)]),
         }
-        if not conn.modify(dn, changes):
-            raise LockError(
-                f"the directory refused the lock of {locked.address}: {conn.result.get('message') or conn.result}"
-            )
+        try:
+            directory.modify(dn, changes)
+        except LdapError as exc:
+            raise LockError(f"the directory refused the lock of {locked.address}: {exc}") from exc
         # ppolicy marks a password set by the provisioner as to be changed; say so explicitly too.
-        conn.modify(dn, {"pwdReset": [(MODIFY_REPLACE, ["TRUE"])]})
-    finally:
-        conn.unbind()
+        with contextlib.suppress(LdapError):
+            directory.modify(dn, {"pwdReset": (REPLACE, ["TRUE"])})
     result = LockResult(locked.address, locked.reason or "", locked.since or today.isoformat(), directory=True)
 
     if doveadm:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from ldap3 import BASE, SUBTREE
-
 from ..directory.layout import MANAGED_FILTER, Layout
+from ..directory.ldap_client import Directory, LdapError
 from .clocks import VN
 from .notices import Notice
 
@@ -53,38 +52,28 @@ def _time(value) -> dt.datetime | None:
     return dt.datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
 
 
-def max_age(conn, policy_dn: str, cache: dict) -> int:
+def max_age(directory: Directory, policy_dn: str, cache: dict) -> int:
     """pwdMaxAge (seconds) of a policy entry; 0 when it never expires or cannot be read."""
     if policy_dn not in cache:
-        age = 0
-        found = conn.search(policy_dn, "(objectClass=pwdPolicy)", search_scope=BASE, attributes=["pwdMaxAge"])
-        if found and conn.entries:
-            age = int(_one(conn.entries[0].entry_attributes_as_dict, "pwdMaxAge") or 0)
-        cache[policy_dn] = age
+        try:
+            policy = directory.read(policy_dn, ["pwdMaxAge"], "(objectClass=pwdPolicy)") or {}
+        except LdapError:
+            policy = {}
+        cache[policy_dn] = int(_one(policy, "pwdMaxAge") or 0)
     return cache[policy_dn]
 
 
-def read_expiries(conn, layout: Layout, default_policy: str) -> list[Expiry]:
+def read_expiries(directory: Directory, layout: Layout, default_policy: str) -> list[Expiry]:
     """Every live, active account with a password its holder set, and when that password expires."""
     out, cache = [], {}
-    entries = conn.extend.standard.paged_search(
-        layout.accounts_dn,
-        MANAGED_FILTER,
-        search_scope=SUBTREE,
-        attributes=["mail", "cn", "govmailState", "pwdChangedTime", "pwdReset", "pwdPolicySubentry"],
-        paged_size=1000,
-        generator=True,
-    )
-    for item in entries:
-        if item.get("type") != "searchResEntry":
-            continue
-        attrs = item["attributes"]
+    attributes = ["mail", "cn", "govmailState", "pwdChangedTime", "pwdReset", "pwdPolicySubentry"]
+    for _, attrs in directory.search(layout.accounts_dn, MANAGED_FILTER, attributes):
         address, changed = _one(attrs, "mail"), _time(_one(attrs, "pwdChangedTime"))
         state = _one(attrs, "govmailState") or "active"
         reset = str(_one(attrs, "pwdReset") or "").upper() == "TRUE"
         if not address or not changed or state != "active" or reset:
             continue  # suspended, or an initial password (changed at first login, R6.1), or no password
-        age = max_age(conn, _one(attrs, "pwdPolicySubentry") or default_policy, cache)
+        age = max_age(directory, _one(attrs, "pwdPolicySubentry") or default_policy, cache)
         if age <= 0:
             continue
         out.append(Expiry(address.lower(), _one(attrs, "cn") or "", changed, changed + dt.timedelta(seconds=age)))

@@ -6,15 +6,16 @@ from __future__ import annotations
 import datetime as dt
 
 from ..directory.layout import Layout
+from ..directory.ldap_client import Directory
 from ..mailhost.smtp import SmtpChannel, deliver
 from ..model.orgs import Tree
 from ..workflow import review
 from .clocks import read_activity
 
 
-def last_logins(conn, suffix: str) -> dict:
+def last_logins(directory: Directory, suffix: str) -> dict:
     """address → date of the last successful login (pwdLastSuccess), from the live directory."""
-    return {address: a.last_login for address, a in read_activity(conn, Layout(suffix)).items()}
+    return {address: a.last_login for address, a in read_activity(directory, Layout(suffix)).items()}
 
 
 def send(

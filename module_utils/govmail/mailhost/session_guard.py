@@ -3,7 +3,7 @@
 Someone who changes a leaked password must lock the thief out at once. Dovecot no longer caches
 logins (``dovecot__auth_cache_size: 0``), so the old password stops opening new sessions the
 moment slapd has the new one; this service ends the sessions already open. It runs on the mail
-host (the ``dovecot`` role installs it with Debian's python3-ldap3), reads the directory as the
+host (the ``dovecot`` role installs it with Debian's python3-ldap), reads the directory as the
 read-only mail-server identity, and every few seconds asks for the accounts whose
 ``pwdChangedTime`` moved (ppolicy sets it on every change: the password page, ``ldappasswd``, a
 raw LDAP modify, an operator's reset). For each it runs ``doveadm kick`` and
@@ -15,26 +15,27 @@ raw LDAP modify, an operator's reset). For each it runs ``doveadm kick`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
-import ssl
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ldap3 import NONE, SIMPLE, SUBTREE, Connection, Server, Tls
+import ldap
+from ldap.controls import SimplePagedResultsControl
 
 
 @dataclass
 class Config:
-    ldap_uri: str
+    ldap_uri: str | list[str]  # one URI, or several (the nearest first): libldap tries them in order
     base_dn: str  # the live accounts (ou=accounts,…)
     bind_dn: str
     bind_pw: str = field(repr=False)
     start_tls: bool = False
-    ca_path: str | None = None
+    ca_path: str | None = None  # the directory's CA (else the system's): TLS is always verified
     interval: float = 5.0  # seconds between two looks
     doveadm: str = "/usr/bin/doveadm"
 
@@ -61,44 +62,57 @@ class Guard:
         # within the same second as one already acted on is not seen (its sessions were just cut).
         self.seen: dict[str, dt.datetime] = {}
         self.since = self.clock() - self.margin
-        self.conn: Connection | None = None
+        self.conn: ldap.ldapobject.SimpleLDAPObject | None = None
 
-    def _connect(self) -> Connection:
+    def _connect(self) -> ldap.ldapobject.SimpleLDAPObject:
+        """Bound as the reader; over TLS (ldaps:// or StartTLS) the certificate is always verified."""
         c = self.config
-        tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=c.ca_path) if c.ca_path else None
-        conn = Connection(
-            Server(c.ldap_uri, tls=tls, get_info=NONE, connect_timeout=10),
-            user=c.bind_dn, password=c.bind_pw, authentication=SIMPLE, raise_exceptions=True,
-        )  # fmt: skip
-        conn.open()
+        conn = ldap.initialize(c.ldap_uri if isinstance(c.ldap_uri, str) else " ".join(c.ldap_uri))
+        conn.protocol_version = 3
+        conn.set_option(ldap.OPT_REFERRALS, 0)
+        conn.set_option(ldap.OPT_NETWORK_TIMEOUT, 10)
+        conn.timeout = 60  # the longest wait for any answer: a stuck directory is reconnected to
+        conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+        if c.ca_path:
+            conn.set_option(ldap.OPT_X_TLS_CACERTFILE, c.ca_path)
+        conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: the options above take effect
         if c.start_tls:
-            conn.start_tls()
-        conn.bind()
+            conn.start_tls_s()
+        conn.simple_bind_s(c.bind_dn, c.bind_pw)
         return conn
+
+    def _search(self, filter_text: str, attributes: list[str]):
+        """(dn, attributes) of every match under base_dn, 500 a page (however many there are)."""
+        page = SimplePagedResultsControl(True, size=500, cookie="")
+        while True:
+            msgid = self.conn.search_ext(
+                self.config.base_dn, ldap.SCOPE_SUBTREE, filter_text, attributes, serverctrls=[page]
+            )
+            _, data, _, controls = self.conn.result3(msgid, timeout=self.conn.timeout)
+            for dn, attrs in data:
+                if dn is not None:  # referrals have no DN
+                    yield dn, {k.lower(): [v.decode("utf-8", "replace") for v in vs] for k, vs in attrs.items()}
+            cookie = next((c.cookie for c in controls if c.controlType == page.controlType), b"")
+            if not cookie:
+                return
+            page.cookie = cookie
 
     def changed(self) -> list[tuple[str, str, dt.datetime]]:
         """(dn, address, pwdChangedTime) of passwords changed since the last look, not yet acted on."""
         if self.conn is None:
             self.conn = self._connect()
         look_from = self.since
-        self.conn.search(
-            self.config.base_dn,
-            f"(&(objectClass=govmailAccount)(pwdChangedTime>={stamp(look_from)}))",
-            search_scope=SUBTREE,
-            attributes=["mail", "pwdChangedTime"],
-            paged_size=500,
-        )
         out = []
-        for entry in self.conn.response or []:
-            if entry.get("type") != "searchResEntry":
+        for dn, attrs in self._search(
+            f"(&(objectClass=govmailAccount)(pwdChangedTime>={stamp(look_from)}))", ["mail", "pwdChangedTime"]
+        ):
+            when, mail = _first(attrs.get("pwdchangedtime")), _first(attrs.get("mail"))
+            if not when or not mail:
                 continue
-            attrs = entry["attributes"]
-            when, mail = _first(attrs.get("pwdChangedTime")), _first(attrs.get("mail"))
-            if isinstance(when, str | bytes):
-                when = parse_stamp(when.decode() if isinstance(when, bytes) else when)
-            if not when or not mail or self.seen.get(entry["dn"]) == when:
+            when = parse_stamp(when)
+            if self.seen.get(dn) == when:
                 continue
-            out.append((entry["dn"], mail, when))
+            out.append((dn, mail, when))
         now = self.clock()
         self.since = now - self.margin
         self.seen = {dn: when for dn, when in self.seen.items() if when >= self.since}
@@ -126,7 +140,8 @@ class Guard:
             except Exception as exc:  # the directory restarted, a network hiccup: reconnect next round
                 self.log(f"session-guard: {type(exc).__name__}: {exc}")
                 if self.conn is not None:
-                    self.conn.unbind()
+                    with contextlib.suppress(ldap.LDAPError):
+                        self.conn.unbind_s()
                 self.conn = None
             time.sleep(self.config.interval)
 

@@ -21,6 +21,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from ..directory.layout import Layout, read_managed
+from ..directory.ldap_client import Directory
 from ..mailhost.smtp import SmtpChannel, deliver
 
 MAX_REASON = 500
@@ -83,11 +84,11 @@ def body(outage: Outage, support: str, domain: str) -> str:
     )
 
 
-def recipients(conn, layout: Layout, units: Iterable[str] = ()) -> list[str]:
+def recipients(directory: Directory, layout: Layout, units: Iterable[str] = ()) -> list[str]:
     """Active accounts of the live tree; with ``units``, only those whose org or unit path is one of them."""
     wanted = {u.strip().strip("/") for u in units if u.strip()}
     found = []
-    for account in read_managed(conn, layout):
+    for account in read_managed(directory, layout):
         if not account["in_live_tree"] or account["status"] != "active" or not account["address"]:
             continue
         if wanted:

@@ -154,27 +154,30 @@ class Probe:
             return Check("ldap", False, "no directory given (--ldap)")
         uri = self.t.ldap["server_uri"]
         try:
-            conn = connect(**self.t.ldap)
+            with connect(**self.t.ldap) as directory:
+                who = directory.who_am_i() or "anonymous"
+                der = directory.peer_certificate()
+                if der:
+                    self._der_cert("ldap", der)
+                monitor = self._ldap_monitor(directory)
         except LdapError as exc:
             return Check("ldap", False, str(exc))
-        try:
-            who = conn.extend.standard.who_am_i() or "anonymous"
-            if isinstance(conn.socket, ssl.SSLSocket):
-                self._cert("ldap", conn.socket)
-            monitor = self._ldap_monitor(conn)
-        finally:
-            conn.unbind()
         return Check("ldap", True, f"{uri}: bound as {who}{monitor}")
 
+    def _der_cert(self, service: str, der: bytes) -> None:
+        from cryptography import x509  # noqa: PLC0415 — only when a TLS connection hands over its certificate
+
+        expires = x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
+        self.certs.append((service, (expires - self.now()) / 86400))
+
     @staticmethod
-    def _ldap_monitor(conn) -> str:
+    def _ldap_monitor(directory) -> str:
         """Current connections from slapd's cn=monitor, when the bound identity may read it."""
-        found = conn.search(
-            "cn=Current,cn=Connections,cn=Monitor", "(objectClass=*)", search_scope="BASE", attributes=["+"]
-        )
-        if not found or not conn.entries:
+        try:
+            found = directory.read("cn=Current,cn=Connections,cn=Monitor", ["+"]) or {}
+        except LdapError:
             return ""
-        counter = conn.entries[0].entry_attributes_as_dict.get("monitorCounter") or []
+        counter = found.get("monitorCounter") or []
         return f", cn=monitor: {counter[0]} connection(s)" if counter else ""
 
     def certificates(self) -> Check:

@@ -1,4 +1,4 @@
-"""The self-service password page (R6.1, R6.2): a small WSGI application, standard library only.
+"""The self-service password page (R6.1, R6.2): a small WSGI application (standard library and python-ldap).
 
 One form: address, current (or initial) password, new password twice. The page binds to the
 directory *as the user* and changes the password with the password modify extended operation
@@ -20,6 +20,7 @@ checked. Vietnamese by default, English with ``?lang=en``. docs/password-page.md
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
 import html
 import ipaddress
@@ -38,7 +39,7 @@ from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.simple_server import make_server as _make
 
-from ldap3 import BASE, NONE, SIMPLE, Connection, Server, Tls
+import ldap
 
 from ..model.passwords import quality_problems
 
@@ -159,6 +160,25 @@ class Config:
             raise ValueError("reader_dn and its password are required: the page reads the account's state")
 
 
+@dataclass
+class Bind:
+    """A python-ldap connection after a simple bind: ``bound`` says whether the bind succeeded."""
+
+    conn: ldap.ldapobject.SimpleLDAPObject
+    bound: bool
+    error: str = ""
+
+    def unbind(self) -> None:
+        with contextlib.suppress(ldap.LDAPError):
+            self.conn.unbind_s()
+
+
+def _describe(exc: Exception) -> str:
+    """The directory's own words for a refusal (its diagnostic message), else the result's name."""
+    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    return str(info.get("info") or info.get("desc") or exc)
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -216,20 +236,31 @@ class PasswordPage:
         self.by_client = Throttle(config.max_per_client, config.window, max_keys=config.max_keys)
         self.decoy_dn = config.decoy_dn or f"cn=decoy,ou=services,{config.base_dn}"
 
-    # --- directory ----------------------------------------------------------------------
-    def _server(self) -> Server:
-        tls = None
-        if self.config.ca_path:  # always verified: ldap3's default Tls() would not (CERT_NONE)
-            tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.config.ca_path, version=ssl.PROTOCOL_TLS_CLIENT)
-        return Server(self.config.ldap_uri, tls=tls, get_info=NONE, connect_timeout=10)
-
-    def _connection(self, dn: str, password: str) -> Connection:
-        conn = Connection(self._server(), user=dn, password=password, authentication=SIMPLE, raise_exceptions=False)
-        conn.open()
-        if self.config.start_tls:
-            conn.start_tls()
-        conn.bind()
-        return conn
+    # --- directory (python-ldap: Debian's python3-ldap on the mail host) -----------------
+    def _connection(self, dn: str, password: str) -> Bind:
+        """A simple bind as ``dn``; whether it succeeded is ``.bound``. TLS (ldaps:// or StartTLS)
+        always checks the directory's certificate against the configured CA, whatever
+        /etc/ldap/ldap.conf says; nothing is sent to a server that fails the check. Raises when
+        the directory cannot be reached (the page then changes nothing)."""
+        conn = ldap.initialize(self.config.ldap_uri)
+        conn.protocol_version = 3
+        conn.set_option(ldap.OPT_REFERRALS, 0)
+        conn.set_option(ldap.OPT_NETWORK_TIMEOUT, 10)
+        conn.timeout = 30  # the longest wait for any answer
+        conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+        if self.config.ca_path:
+            conn.set_option(ldap.OPT_X_TLS_CACERTFILE, self.config.ca_path)
+        conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: the options above take effect
+        try:
+            if self.config.start_tls:
+                conn.start_tls_s()
+            conn.simple_bind_s(dn, password)
+        except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMEOUT):
+            conn.unbind_s()
+            raise
+        except ldap.LDAPError as exc:  # invalidCredentials, a locked or expired account…
+            return Bind(conn, False, _describe(exc))
+        return Bind(conn, True)
 
     def dn(self, local: str) -> str:
         return f"uid={local},ou=accounts,{self.config.base_dn}"
@@ -238,21 +269,23 @@ class PasswordPage:
         """cn and govmailState of the account, read by the reader identity (a user with a reset
         pending may not read their own entry); None when there is no such account. Raises when
         the reader cannot read: the change is then refused, never made blind."""
-        conn = self._connection(self.config.reader_dn, self.config.reader_pw or "")
+        reader = self._connection(self.config.reader_dn, self.config.reader_pw or "")
         try:
-            if not conn.bound:
-                raise RuntimeError(f"the reader could not bind: {conn.result}")
-            found = conn.search(
-                dn, "(objectClass=govmailAccount)", search_scope=BASE, attributes=["cn", "govmailState"]
-            )
-            if not found:
-                if (conn.result or {}).get("result") == 32:  # noSuchObject: an unknown address
-                    return None
-                raise RuntimeError(f"the reader could not read the account: {conn.result}")
-            attrs = conn.entries[0].entry_attributes_as_dict
-            return {"cn": (attrs.get("cn") or [""])[0], "state": (attrs.get("govmailState") or [""])[0]}
+            if not reader.bound:
+                raise RuntimeError(f"the reader could not bind: {reader.error}")
+            try:
+                found = reader.conn.search_ext_s(
+                    dn, ldap.SCOPE_BASE, "(objectClass=govmailAccount)", ["cn", "govmailState"], timeout=30
+                )
+            except ldap.NO_SUCH_OBJECT:  # an unknown address
+                return None
+            attrs = next((a for entry_dn, a in found if entry_dn is not None), None)
+            if attrs is None:
+                raise RuntimeError(f"the reader could not read {dn} as an account")
+            first = {k.lower(): v[0].decode("utf-8", "replace") for k, v in attrs.items() if v}
+            return {"cn": first.get("cn", ""), "state": first.get("govmailstate", "")}
         finally:
-            conn.unbind()
+            reader.unbind()
 
     # --- the change ---------------------------------------------------------------------
     def change(self, address: str, current: str, new: str, confirm: str, client: str) -> tuple[bool, str, list]:  # noqa: PLR0911 — one early answer per check
@@ -277,11 +310,11 @@ class PasswordPage:
             # a password hashed the same way (the account's, or the decoy's nobody knows).
             entry = self._entry(dn)
             target = dn if entry is not None and valid else self.decoy_dn
-            conn = self._connection(target, current if valid else secrets.token_hex(16))
-        except Exception:  # directory down, reader refused: say so, and change nothing
+            session = self._connection(target, current if valid else secrets.token_hex(16))
+        except Exception:  # directory down, certificate refused, reader refused: say so, and change nothing
             return False, "unavailable", []
-        if not conn.bound or entry is None or target != dn:
-            conn.unbind()
+        if not session.bound or entry is None or target != dn:
+            session.unbind()
             self.by_address.fail(key)
             self.by_client.fail(client)
             return False, "bad_login", []
@@ -291,18 +324,18 @@ class PasswordPage:
             problems = quality_problems(new, address=f"{local}@{self.config.domain}", name=entry["cn"] or None)
             if problems:
                 return False, "weak", problems
-            conn.extend.standard.modify_password(user=dn, old_password=current, new_password=new)
-            result = conn.result or {}
-            if result.get("result") == 0:
-                return True, "done", []
-            message = result.get("message") or result.get("description") or ""
-            if "history" in message.lower():
-                return False, "history", []
-            if "too young" in message.lower():
-                return False, "too_young", []
-            return False, "refused", [message]
+            try:  # the password modify extended operation (RFC 3062): ppolicy checks history and age
+                session.conn.passwd_s(dn, current, new)
+            except ldap.LDAPError as exc:
+                message = _describe(exc)
+                if "history" in message.lower():
+                    return False, "history", []
+                if "too young" in message.lower():
+                    return False, "too_young", []
+                return False, "refused", [message]
+            return True, "done", []
         finally:
-            conn.unbind()
+            session.unbind()
 
     # --- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ, start_response):
