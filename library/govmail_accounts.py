@@ -80,6 +80,14 @@ options:
   report_path:
     description: Where to write the JSON apply report (format govmail-apply/1).
     type: path
+  mail_backends:
+    description:
+      - Host names of the mail backends (several mailbox servers behind a front), in the inventory's order.
+      - Every live mailbox without C(govmailMailHost) gets the least-loaded one (ties by this order); an
+        assigned one is never changed here (moving a mailbox is C(playbooks/move.yml)). Empty = one mail host.
+    type: list
+    elements: str
+    default: []
   server_uri:
     description: LDAP URI (ldapi:///, ldap://host, ldaps://host:636).
     type: str
@@ -172,6 +180,11 @@ revoking:
   returned: always
   type: list
   elements: str
+revoking_on:
+  description:
+    - The same addresses by the mail backend holding each (C(govmailMailHost)); C(*) for those without one.
+  returned: always
+  type: dict
 kick:
   description: Addresses whose sessions must be cut now (suspended, reset, revoked).
   returned: always
@@ -214,6 +227,7 @@ ARGUMENT_SPEC = {
     "password_url": {"type": "str", "default": "https://mail.khanhhoa.gov.vn/password", "no_log": False},
     "commit": {"type": "str"},
     "report_path": {"type": "path"},
+    "mail_backends": {"type": "list", "elements": "str", "default": []},
     **ldap_argument_spec(),
 }
 
@@ -253,6 +267,7 @@ def main() -> None:
             delivery=delivery,
             commit=p["commit"],
             report_path=p["report_path"],
+            mail_backends=p["mail_backends"],
         )
     except InvalidTree as exc:
         module.fail_json(

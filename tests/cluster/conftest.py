@@ -24,7 +24,9 @@ SUFFIX = "dc=khanhhoa,dc=gov,dc=vn"
 ACCOUNTS = f"ou=accounts,{SUFFIX}"
 PROVISIONER = f"cn=provisioner,ou=services,{SUFFIX}"
 PROVIDERS = {"govmail-cl-ldap1": 10401, "govmail-cl-ldap2": 10402}
-MX = "govmail-cl-mx"
+MX = "govmail-cl-mx"  # the front: MX, submission, the IMAP proxy, webmail
+# The mail backends: container → the host name govmailMailHost holds (inventory/cluster).
+BACKENDS = {"govmail-cl-mail1": "mail1.khanhhoa.gov.vn", "govmail-cl-mail2": "mail2.khanhhoa.gov.vn"}
 PORTS = {25: 10426, 587: 10488, 143: 10444, 993: 10494}
 HELO = "client.example.org"
 WAIT = 180.0  # seconds to wait for the cluster to converge (replication, a node's return, a queue)
@@ -107,6 +109,13 @@ class Cluster:
         smtp.ehlo()
         return smtp
 
+    def imap(self, address: str, password: str) -> imaplib.IMAP4:
+        """A logged-in IMAP session through the front (the proxy)."""
+        imap = imaplib.IMAP4("127.0.0.1", PORTS[143], timeout=30)
+        imap.starttls(ssl_context=self.ssl_context)
+        imap.login(address, password)
+        return imap
+
     def imap_login(self, address: str, password: str) -> bool:
         imap = imaplib.IMAP4("127.0.0.1", PORTS[143], timeout=30)
         imap.starttls(ssl_context=self.ssl_context)
@@ -121,7 +130,7 @@ class Cluster:
 
 @pytest.fixture(scope="session")
 def cluster() -> Cluster:
-    for node in [*PROVIDERS, MX]:
+    for node in [*PROVIDERS, *BACKENDS, MX]:
         state = docker("inspect", "-f", "{{ .State.Status }}", node, check=False)
         if state.stdout.strip() != "running":
             pytest.fail(f"the cluster node {node} is not running: run `make lab-cluster` (make test-cluster does it)")

@@ -8,6 +8,7 @@ deleted afterwards.
 
 from __future__ import annotations
 
+import datetime as dt
 import imaplib
 import os
 import secrets
@@ -268,3 +269,14 @@ def send_mx(lab: Lab, to: str, subject: str, body: str, sender: str = "sender@ex
     with lab.mx() as smtp:
         refused = smtp.sendmail(sender, [to], message.encode())
     assert refused == {}, refused
+
+
+def backdate(account, days: int = 2) -> None:
+    """The password was set `days` ago (past the one-day minimum age): root over ldapi, Relax Rules."""
+    stamp = (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).strftime("%Y%m%d%H%M%SZ")
+    ldif = f"dn: {account.dn}\nchangetype: modify\nreplace: pwdChangedTime\npwdChangedTime: {stamp}\n"
+    run = subprocess.run(
+        ["docker", "exec", "-i", CONTAINER, "ldapmodify", "-Q", "-Y", "EXTERNAL", "-H", "ldapi:///", "-e", "relax"],
+        input=ldif, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr

@@ -8,8 +8,7 @@ import time
 
 import ldap3
 
-from .conftest import ACCOUNTS, CONTAINER, MAILSERVER, PROVISIONER, SUFFIX, Lab, in_lab, strong_password
-from .test_passwords_lab import backdate
+from .conftest import ACCOUNTS, CONTAINER, MAILSERVER, PROVISIONER, SUFFIX, Lab, backdate, in_lab, strong_password
 
 CONSTRAINT_VIOLATION = 19
 CONFIDENTIALITY_REQUIRED = 13

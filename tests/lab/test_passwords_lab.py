@@ -5,27 +5,15 @@ from one address slows that address and locks nobody out."""
 
 from __future__ import annotations
 
-import datetime as dt
 import imaplib
 import subprocess
 import time
 
 import ldap3
 
-from .conftest import CONTAINER, Lab, in_lab, strong_password
+from .conftest import CONTAINER, Lab, backdate, in_lab, strong_password
 
 CONSTRAINT_VIOLATION = 19
-
-
-def backdate(account, days: int = 2) -> None:
-    """The password was set `days` ago (past the one-day minimum age): root over ldapi, Relax Rules."""
-    stamp = (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).strftime("%Y%m%d%H%M%SZ")
-    ldif = f"dn: {account.dn}\nchangetype: modify\nreplace: pwdChangedTime\npwdChangedTime: {stamp}\n"
-    run = subprocess.run(
-        ["docker", "exec", "-i", CONTAINER, "ldapmodify", "-Q", "-Y", "EXTERNAL", "-H", "ldapi:///", "-e", "relax"],
-        input=ldif, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
 
 
 def test_the_r62_module_runs_in_the_lab_slapd(lab: Lab, make_account) -> None:

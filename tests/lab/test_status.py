@@ -73,6 +73,8 @@ def test_status_is_all_ok_then_a_stopped_service_fails_with_its_line(lab: Lab, m
     assert names == {"smtp", "submission", "imap", "ldap", "certificates", "queue", "backup", "dovecot-stats"}
     assert all(line.startswith("OK") for line in lines[:-1]), lines
     assert "cn=monitor:" in next(line for line in lines if " ldap " in line)
+    # the directory's certificate (StartTLS, handed over by libldap) is among those whose expiry is checked
+    assert re.search(r"\bldap \d+ d\b", next(line for line in lines if " certificates " in line))
     assert lines[-1] == "8 checks, 0 failed"
 
     in_lab("service", "dovecot", "stop")

@@ -22,7 +22,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from .conftest import ACCOUNTS, CONTAINER, DOMAIN, Lab, in_lab, strong_password
+from .conftest import ACCOUNTS, CONTAINER, DOMAIN, Lab, backdate, in_lab, strong_password
 
 HOST = f"mail.{DOMAIN}"
 WAIT = 30
@@ -197,6 +197,7 @@ def test_a_must_change_account_is_sent_to_the_password_page(lab: Lab, make_accou
 def test_password_changed_inside_webmail_by_the_directory(lab: Lab, make_account, web, browser) -> None:
     """The password plugin (ldap_exop, bound as the user): slapd's policy refuses a weak one, takes a strong one."""
     account = make_account()
+    backdate(account)  # past the one-day minimum age (pwdMinAge)
     login(browser, web, account.mail, account.password)
     logged_in(browser)
     browser.get(f"{web}/?_task=settings&_action=plugin.password")

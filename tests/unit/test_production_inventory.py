@@ -14,7 +14,8 @@ LAB_ONLY = {"govmail_lab_dir", "govmail_lab_port_offset", "ansible_connection", 
 # Set by the playbooks themselves, by bin/ci or on the command line, not by an inventory.
 RUNTIME = {"govmail_accounts", "govmail_apply", "govmail_archives", "govmail_bind_pw_file", "govmail_cli",
            "govmail_commit", "govmail_lifecycle", "govmail_lock", "govmail_mailbox", "govmail_plan",
-           "govmail_reminders", "govmail_smtp_starttls"}  # fmt: skip
+           "govmail_reminders", "govmail_revoking_here", "govmail_smtp_starttls", "govmail_mailhost", "govmail_move", "govmail_move_from",
+           "govmail_move_needed", "govmail_move_old", "govmail_move_new", "govmail_move_final", "govmail_move_verified"}  # fmt: skip
 
 
 def _variables(folder) -> set[str]:

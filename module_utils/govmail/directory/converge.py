@@ -79,10 +79,19 @@ class DirectoryWriter:
 
     # -- single requests, pipelined -------------------------------------------------------
     @staticmethod
-    def create_request(dn: str, account: Account, password: str, token: str = UNDELIVERED) -> tuple[str, tuple]:
+    def create_request(
+        dn: str, account: Account, password: str, token: str = UNDELIVERED, mail_host: str | None = None
+    ) -> tuple[str, tuple]:
         attrs = {"objectClass": OBJECT_CLASSES, **new_entry(account)}
         attrs.update(userPassword=[password], pwdReset=["TRUE"], govmailResetToken=[token])
+        if mail_host:
+            attrs["govmailMailHost"] = [mail_host]
         return dn, ("add", dn, attrs)
+
+    @staticmethod
+    def place_request(dn: str, mail_host: str) -> tuple[str, tuple]:
+        """Give an entry its mail backend (only ever one that has none: moving is playbooks/move.yml)."""
+        return dn, ("modify", dn, {"govmailMailHost": (REPLACE, [mail_host])})
 
     @staticmethod
     def update_request(dn: str, account: Account) -> tuple[str, tuple]:
@@ -173,13 +182,16 @@ def apply(
     archives: dict[str, dict],
     remove_drift: bool = False,
     new_password: Callable[[], str] | None = None,
+    hosts: dict[str, str] | None = None,
 ) -> tuple[list[Outcome], list[Issued]]:
     """Carry out every change. A refused change is recorded and the others go on.
 
     Single-request changes are sent pipelined in one batch; an account's attribute changes
     (update, move, suspend, restore) share one modify, since each writes the whole desired set.
-    Adoptions and revocations (several requests each) follow, one by one.
+    Adoptions and revocations (several requests each) follow, one by one. ``hosts`` maps the
+    addresses given a mail backend by this run (directory/placement.py) to it.
     """
+    hosts = hosts or {}
     new_password = new_password or passwords.generate
     batch: list[tuple[int, tuple[str, tuple]]] = []
     passwords_by_index: dict[int, Issued] = {}
@@ -195,12 +207,14 @@ def apply(
         dn = cur["dn"] if cur else writer.layout.dn(change.address)
         if change.op == "create":
             password, token = new_password(), pending_token()
-            batch.append((index, writer.create_request(dn, account, password, token)))
+            batch.append((index, writer.create_request(dn, account, password, token, hosts.get(change.address))))
             passwords_by_index[index] = Issued(account, password, token)
         elif change.op == "reset":
             password, token = new_password(), pending_token()
             batch.append((index, writer.reset_request(dn, password, token)))
             passwords_by_index[index] = Issued(account, password, token)
+        elif change.op == "place":
+            batch.append((index, writer.place_request(dn, hosts[change.address])))
         elif change.op in INFO_OPS:
             if change.address in revoking:
                 carrier[index] = revoking[change.address]
@@ -219,7 +233,7 @@ def apply(
     answers = writer.run(batch)
     errors: dict[int, str | None] = {}
     for index in sequential:
-        errors[index] = _multi_step(changes[index], desired, current, writer, archives)
+        errors[index] = _multi_step(changes[index], desired, current, writer, archives, hosts=hosts)
     for index, via in carrier.items():
         errors[index] = answers[via] if via in answers else errors[via]
     outcomes = [Outcome(changes[i], errors[i] is None, errors[i]) for i in sorted(errors)]
@@ -227,7 +241,7 @@ def apply(
     return outcomes, issued
 
 
-def _multi_step(change: Change, desired, current, writer: DirectoryWriter, archives) -> str | None:
+def _multi_step(change: Change, desired, current, writer: DirectoryWriter, archives, *, hosts=None) -> str | None:
     """Adopt or revoke one entry; the reason when it fails."""
     account = desired.get(change.address)
     cur = current.get(change.address)
@@ -235,6 +249,9 @@ def _multi_step(change: Change, desired, current, writer: DirectoryWriter, archi
     try:
         if change.op == "adopt":
             writer.adopt(account, change.changes["dn"][0])
+            if (hosts or {}).get(change.address):
+                dn, request = writer.place_request(writer.layout.dn(change.address), hosts[change.address])
+                writer._do(f"place {dn}", writer.directory.modify, dn, request[2])
         else:  # revoke, or drift being removed
             archive = archives.get(change.address)
             if not (archive and archive.get("verified")):

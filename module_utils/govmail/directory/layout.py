@@ -32,6 +32,7 @@ ATTRIBUTES = [
     "govmailResetToken",
     "govmailAlias",
     "govmailQuota",
+    "govmailMailHost",  # the mail backend holding the mailbox (several backends: directory/placement.py)
     "pwdReset",  # operational: an initial password nobody has changed yet (the mailbox is not readable)
 ]
 MANAGED_FILTER = "(&(objectClass=govmailAccount)(govmailManaged=TRUE))"
@@ -119,6 +120,7 @@ def account_from_entry(dn: str, attrs: dict) -> dict:
         "reset": _first(attrs.get("govmailResetToken")),
         "aliases": sorted(attrs.get("govmailAlias") or []),
         "quota": _first(attrs.get("govmailQuota")),
+        "mail_host": _first(attrs.get("govmailMailHost")),
         "pwd_reset": str(_first(attrs.get("pwdReset")) or "").upper() == "TRUE",
         "dn": dn,
         "in_revoked_tree": ",ou=revoked," in dn.lower(),

@@ -295,7 +295,7 @@ class Directory:
         does not match ``filter_text``. LdapError when the read is refused."""
         import ldap as libldap  # noqa: PLC0415
 
-        with self._refused(f"reading {dn}"):
+        with self._refused(f"reading {dn or 'the root DSE'}"):
             try:
                 found = self.conn.search_ext_s(dn, libldap.SCOPE_BASE, filter_text, attributes,
                                                timeout=self.conn.timeout)  # fmt: skip

@@ -20,7 +20,7 @@ from pathlib import Path
 from .layout import ATTRIBUTES, Layout, split_entries
 from .ldap_client import Directory, SyncState
 
-FORMAT = "govmail-mirror/1"
+FORMAT = "govmail-mirror/2"  # 2: entries carry govmailMailHost
 SYNC_FILTER = "(mail=*)"
 SYNC_ATTRIBUTES = [*ATTRIBUTES, "govmailManaged", "objectClass"]
 

@@ -35,8 +35,9 @@ def is_pending(token: str | None) -> bool:
     return bool(token) and (token == UNDELIVERED or token.startswith(UNDELIVERED + ":"))
 
 
-# Operation names, in the order a reviewer reads them and an apply runs them.
-OPERATIONS = ("create", "adopt", "update", "move", "reset", "suspend", "restore", "revoke", "drift")
+# Operation names, in the order a reviewer reads them and an apply runs them. ``place`` gives a live
+# entry without one its mail backend (directory/placement.py, several backends only).
+OPERATIONS = ("create", "adopt", "place", "update", "move", "reset", "suspend", "restore", "revoke", "drift")
 INFO_FIELDS = ("name", "title", "unit", "aliases", "quota")
 STATE_FIELDS = ("reason", "since")  # compared when the status itself does not change
 

@@ -17,7 +17,7 @@ from ..model.filecache import bulk, cache_dir
 from ..model.mailboxes import support_mailbox
 from ..model.problems import InvalidTree, Problem
 from ..model.rules import load_valid
-from . import failover, mirror
+from . import failover, mirror, placement
 from .converge import DirectoryWriter, Guards, apply
 from .delivery import PASSWORD_URL, readable, recipients, resend, send_smtp, waiting_for_unit, write_age
 from .layout import Layout
@@ -104,16 +104,23 @@ def converge(
     delivery: Delivery | None = None,
     commit: str | None = None,
     report_path: str | None = None,
+    mail_backends: list[str] | None = None,
 ) -> dict:
-    """Plan and (unless check_mode) apply. Returns the apply report (never a password in it)."""
+    """Plan and (unless check_mode) apply. Returns the apply report (never a password in it).
+
+    ``mail_backends``: the host names of the mail backends, in the inventory's order; every live
+    mailbox without one is assigned one (directory/placement.py). None or empty: one mail host."""
+    backends = placement.check_backends(mail_backends or [])
     with bulk():
         return _converge(
             accounts_dir, ldap, check_mode=check_mode, archives=archives, guards=guards, remove_drift=remove_drift,
-            delivery=delivery, commit=commit, report_path=report_path,
+            delivery=delivery, commit=commit, report_path=report_path, backends=backends,
         )  # fmt: skip
 
 
-def _converge(accounts_dir, ldap, *, check_mode, archives, guards, remove_drift, delivery, commit, report_path) -> dict:
+def _converge(
+    accounts_dir, ldap, *, check_mode, archives, guards, remove_drift, delivery, commit, report_path, backends
+) -> dict:
     started = _now()
     tree, desired = load_for_apply(accounts_dir)
     delivery = delivery or Delivery()
@@ -128,6 +135,7 @@ def _converge(accounts_dir, ldap, *, check_mode, archives, guards, remove_drift,
             raise InvalidTree(reused)
         changes = plan(desired, current, unmanaged)
         changes = sorted(changes + resend(tree, desired, current, changes), key=order_key)
+        changes, hosts = placement.assign(changes, current, backends)
         (guards or Guards()).check(changes, current, remove_drift)
         needs_passwords = any(c.op in ("create", "reset") for c in changes)
         if needs_passwords and not check_mode and not delivery.configured:
@@ -146,6 +154,12 @@ def _converge(accounts_dir, ldap, *, check_mode, archives, guards, remove_drift,
             "notified": [],
             "recovered": recovered,
             "token_errors": recovery_errors,
+            # Which backend holds each mailbox the run revokes (several backends: it archives them).
+            "mail_hosts": {
+                c.address: have_host
+                for c in changes
+                if c.op in ("revoke", "drift") and (have_host := _host_of(current, c.address))
+            },
         }
         if check_mode:
             report["changes"] = [
@@ -169,6 +183,7 @@ def _converge(accounts_dir, ldap, *, check_mode, archives, guards, remove_drift,
                 delivery=delivery,
                 remove_drift=remove_drift,
                 report_path=report_path,
+                hosts=hosts,
             )
         if not check_mode and (changes or recovered):  # this run wrote: bring the saved copy up to date
             mirror.refresh_after_apply(wire, layout, mirror_file(ldap, accounts_dir))
@@ -180,6 +195,10 @@ def _converge(accounts_dir, ldap, *, check_mode, archives, guards, remove_drift,
     if report_path:
         write_report(report_path, report)
     return report
+
+
+def _host_of(current: list[dict], address: str) -> str | None:
+    return next((e.get("mail_host") for e in current if e["address"] == address), None)
 
 
 def reuse_problems(desired, current: list[dict]) -> list[Problem]:
@@ -205,7 +224,9 @@ def reuse_problems(desired, current: list[dict]) -> list[Problem]:
     return problems
 
 
-def _apply(report, changes, *, tree, desired, current, wire, layout, ldap, delivery, remove_drift, report_path) -> None:
+def _apply(
+    report, changes, *, tree, desired, current, wire, layout, ldap, delivery, remove_drift, report_path, hosts
+) -> None:
     """Write the plan, deliver the passwords; fills the report's changes and notified."""
     by_address = {a.address: a for a in desired}
     have = {a["address"]: a for a in current}
@@ -217,6 +238,7 @@ def _apply(report, changes, *, tree, desired, current, wire, layout, ldap, deliv
         writer,
         archives={a["address"]: a for a in report["archives"]},
         remove_drift=remove_drift,
+        hosts=hosts,
     )
     report["changes"] = [o.as_dict() for o in outcomes] + [
         {**c.as_dict(), "result": "reported", "error": None} for c in changes if c.op == "drift" and not remove_drift
@@ -349,7 +371,12 @@ def followups(report: dict) -> dict[str, list[str]]:
     ]
     done = [c for c in report["changes"] if c["result"] in ("ok", "planned")]
     kick = sorted({c["address"] for c in done if c["op"] in ("suspend", "reset", "revoke", "drift")})
-    return {"revoking": sorted(set(removing)), "kick": kick}
+    # Several backends: each archives the mailboxes it holds (a mailbox without one: every host tries).
+    hosts = report.get("mail_hosts") or {}
+    revoking_on: dict[str, list[str]] = {}
+    for address in sorted(set(removing)):
+        revoking_on.setdefault(hosts.get(address, "*"), []).append(address)
+    return {"revoking": sorted(set(removing)), "revoking_on": revoking_on, "kick": kick}
 
 
 def write_report(path: str, report: dict) -> None:

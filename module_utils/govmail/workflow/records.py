@@ -32,7 +32,7 @@ SIGNERS = ".govmail/record-signers"  # ssh-keygen allowed_signers: the keys that
 NAMESPACE = "govmail-record"
 IDENTITY = "govmail-apply"
 # Every op the accounts module can write (directory.plan.OPERATIONS; a test keeps the two equal).
-OPS = ("create", "adopt", "update", "move", "reset", "suspend", "restore", "revoke", "drift")
+OPS = ("create", "adopt", "place", "update", "move", "reset", "suspend", "restore", "revoke", "drift")
 # Results: ok/failed (applied), planned (check mode), reported (drift left alone, not a failure).
 RESULTS = ("ok", "failed", "planned", "reported")
 REQUIRED = ("format", "commit", "started", "finished", "check_mode", "accounts_dir", "summary", "changes")
