@@ -67,7 +67,7 @@ clean:  ## remove the venv and caches
 
 # --- lab (servers) ---
 # The local lab: one container with the real slapd + Postfix + Dovecot (docs/servers.md).
-.PHONY: lab-up lab-down test-lab molecule lab-cluster test-cluster
+.PHONY: lab-up lab-down test-lab molecule lab-cluster test-cluster bench-cluster
 
 lab-up: $(STAMP)  ## start dockerd, build the image if missing, bring up and converge the lab container(s)
 	PROFILE=$(PROFILE) VENV=$(VENV) bin/lab up
@@ -89,5 +89,8 @@ molecule: $(STAMP)  ## molecule test of the roles (docker driver, locally built 
 lab-cluster: $(STAMP)  ## the multi-node lab: 2 directory providers and the mail host, converged, accounts/ applied
 	$(MAKE) lab PROFILE=cluster
 
-test-cluster: lab-cluster  ## failure tests against the cluster lab (a provider stopped and back)
+test-cluster: lab-cluster  ## failure tests against the cluster lab (a provider or a backend stopped and back, a mailbox moved)
 	$(BIN)/pytest -m integration tests/cluster
+
+bench-cluster: lab-cluster  ## the mail path of the cluster lab: deliveries and logins with 1 and 2 backends, LDAP operations each
+	$(PY) bench/mailpath.py

@@ -13,7 +13,7 @@ description:
   - C(step=sync), on the old backend, runs a two-way C(doveadm sync) of the mailbox with the new
     backend's doveadm server (TLS); with O(final=true) it first ends the mailbox's sessions there, and
     returns the old backend's message counts per folder.
-  - C(step=drain), on the front, waits until no message already routed to the mailbox is in Postfix's
+  - C(step=drain), on the front, reloads Postfix, waits until no message already routed to the mailbox is in Postfix's
     active queue, then forgets the mailbox's cached login.
   - C(step=verify), on the new backend, fails unless every folder holds at least the messages of
     O(expect) (the old backend's counts).

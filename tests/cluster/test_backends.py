@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import secrets
+import smtplib
 import subprocess
 import threading
 import time
@@ -21,7 +22,21 @@ from email.message import EmailMessage
 import ldap3
 import pytest
 
-from .conftest import ACCOUNTS, BACKENDS, DOMAIN, MX, PROVIDERS, ROOT, Cluster, docker, on, strong_password, wait_for
+from .conftest import (
+    ACCOUNTS,
+    BACKENDS,
+    DOMAIN,
+    HELO,
+    MX,
+    PORTS,
+    PROVIDERS,
+    ROOT,
+    Cluster,
+    docker,
+    on,
+    strong_password,
+    wait_for,
+)
 
 LDAP1 = next(iter(PROVIDERS))
 (MAIL1, HOST1), (MAIL2, HOST2) = BACKENDS.items()
@@ -199,3 +214,18 @@ def test_move_a_mailbox_while_mail_arrives(cluster: Cluster, mailbox):
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert again.returncode == 0 and "changed=0" in again.stdout.split("PLAY RECAP")[-1], again.stdout[-3000:]
+
+
+def test_submission_logs_in_at_the_front_and_routes_to_the_other_backend(cluster: Cluster, mailbox):
+    """A user of one backend sends through the front's submission (SASL checked by the front's Dovecot)
+    to a user of the other backend; it arrives there whole."""
+    sender, sender_password = mailbox(HOST2)
+    rcpt, rcpt_password = mailbox(HOST1)
+    message, digest = _message(rcpt, 0)
+    message.replace_header("From", sender)
+    with smtplib.SMTP("127.0.0.1", PORTS[587], local_hostname=HELO, timeout=30) as smtp:
+        smtp.starttls(context=cluster.ssl_context)
+        smtp.login(sender, sender_password)
+        smtp.send_message(message)
+    wait_for(f"the message on {HOST1}", lambda: _count_on(MAIL1, rcpt) == 1)
+    assert _bodies(cluster, rcpt, rcpt_password) == [digest]

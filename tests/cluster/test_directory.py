@@ -17,6 +17,7 @@ import pytest
 
 from .conftest import (
     ACCOUNTS,
+    BACKENDS,
     DOMAIN,
     MX,
     PROVIDERS,
@@ -31,6 +32,7 @@ from .conftest import (
 )
 
 LDAP1, LDAP2 = PROVIDERS
+MAIL1 = next(iter(BACKENDS))  # the test account's backend (reads ldap1 first, then ldap2)
 
 
 @pytest.fixture
@@ -41,7 +43,8 @@ def account(cluster: Cluster):
     dn = f"uid={uid},{ACCOUNTS}"
     attrs = {"objectClass": ["inetOrgPerson", "govmailAccount"], "uid": uid, "cn": "Người Thử Cụm", "sn": "Thử",
              "mail": f"{uid}@{DOMAIN}", "govmailState": "active", "govmailManaged": "TRUE", "govmailKind": "person",
-             "govmailUnit": "lab/test", "userPassword": initial, "pwdReset": "TRUE"}  # fmt: skip
+             "govmailUnit": "lab/test", "govmailMailHost": BACKENDS[MAIL1], "userPassword": initial,
+             "pwdReset": "TRUE"}  # fmt: skip
     with cluster.provisioner(LDAP1) as conn:
         assert conn.add(dn, attributes=attrs), conn.result
     with cluster.ldap(LDAP1, dn, initial) as conn:
@@ -61,7 +64,7 @@ def _sees(cluster: Cluster, node: str, dn: str) -> bool:
 
 
 def _delivered(address: str, subject: str) -> bool:
-    out = on(MX, "doveadm", "fetch", "-u", address, "text", "mailbox", "INBOX", "header", "Subject", subject,
+    out = on(MAIL1, "doveadm", "fetch", "-u", address, "text", "mailbox", "INBOX", "header", "Subject", subject,
              check=False)  # fmt: skip
     return out.returncode == 0 and subject in out.stdout
 
@@ -92,11 +95,12 @@ def test_one_provider_down_then_back(cluster: Cluster, account, tmp_path):
 
     docker("stop", LDAP1)
     try:
-        # Logins: Dovecot (its cached logins dropped first) falls back to ldap2.
-        on(MX, "doveadm", "auth", "cache", "flush")
+        # Logins: the front's proxy and the backend (their cached logins dropped first) fall back to ldap2.
+        for node in (MX, MAIL1):
+            on(node, "doveadm", "auth", "cache", "flush")
         assert cluster.imap_login(address, password)
         assert not cluster.imap_login(address, password + "x")
-        # Delivery: Postfix's LDAP tables fall back to ldap2.
+        # Delivery: the front's Postfix tables (the transport to mail1 too) fall back to ldap2.
         subject = f"cluster {secrets.token_hex(4)}"
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = "someone@example.org", address, subject

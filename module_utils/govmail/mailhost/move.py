@@ -72,11 +72,14 @@ def _run(argv: list[str], timeout: float = 600) -> str:
     return result.stdout
 
 
-def drain(address: str, wait: float = 120.0, postqueue: str = "postqueue") -> int:
-    """On the front: wait (bounded) until no message already routed for ``address`` is waiting in the
-    active queue; returns how many seconds it took. Then forget its cached login."""
+def drain(address: str, wait: float = 120.0, postqueue: str = "postqueue", postfix: str = "postfix") -> int:
+    """On the front: make Postfix route anew (``postfix reload``: its queue manager keeps the last
+    address it resolved, so a stream of mail for one mailbox would keep the old backend), then wait
+    (bounded) until no message already routed for ``address`` is waiting in the active queue; returns
+    how many seconds it took. Then forget its cached login."""
     import time  # noqa: PLC0415
 
+    _run([postfix, "reload"])
     start = time.monotonic()
     while in_flight(_run([postqueue, "-j"]), address):
         if time.monotonic() - start > wait:
