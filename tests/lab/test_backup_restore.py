@@ -39,8 +39,17 @@ RESTORE_OFFSET = OFFSET + 3000
 REPOSITORY = "/var/backups/govmail/borg"
 ARCHIVES = "/var/mail-archive"
 # Attributes slapd itself stamps when an identity binds (olcLastBind) or fails to: they move while the
-# drill runs (the mail servers bind to look accounts up) and are not data anyone gave.
-VOLATILE = {"pwdlastsuccess", "pwdfailuretime", "authtimestamp", "modifytimestamp", "modifiersname", "entrycsn"}
+# drill runs (the mail servers bind to look accounts up) and are not data anyone gave. contextCSN is the
+# syncprov overlay's stamp of the latest change on the suffix entry: each of those binds moves it too.
+VOLATILE = {
+    "pwdlastsuccess",
+    "pwdfailuretime",
+    "authtimestamp",
+    "modifytimestamp",
+    "modifiersname",
+    "entrycsn",
+    "contextcsn",
+}
 
 FIGURES = r"""
 import base64, hashlib, json, os, subprocess

@@ -208,6 +208,33 @@ def test_submission_refuses_a_sender_that_is_not_the_login_or_its_alias(lab: Lab
     other.find_message("as alias")
 
 
+def test_submission_refuses_a_header_from_that_is_not_the_login_or_its_alias(lab: Lab, make_account) -> None:
+    """The spoof the envelope check cannot see: logged in as A with A's own envelope sender, the header From (what
+    the recipient reads) claims B. rspamd (GOVMAIL_FROM_NOT_LOGIN) refuses it with its reason; the account's alias
+    and its own address are accepted."""
+    alias = f"a{secrets.token_hex(3)}.lab@{DOMAIN}"
+    account, other = make_account(aliases=(alias,)), make_account()
+    refused = []
+    with lab.submission() as smtp:
+        smtp.login(account.mail, account.password)
+        for claimed in (f"Giam doc <{other.mail}>", "Ngan hang <thongbao@example.com>"):
+            with pytest.raises(smtplib.SMTPDataError) as spoof:
+                smtp.sendmail(
+                    account.mail,
+                    [other.mail],
+                    f"From: {claimed}\r\nTo: {other.mail}\r\nSubject: spoof\r\n\r\nx\r\n".encode(),
+                )
+            refused.append((spoof.value.smtp_code, spoof.value.smtp_error.decode()))
+        # the controls: the alias (as envelope and header sender) and the login itself pass
+        smtp.sendmail(alias, [other.mail], f"From: Phong A <{alias}>\r\nSubject: from the alias\r\n\r\nx\r\n".encode())
+        smtp.sendmail(alias, [other.mail], f"From: {account.mail}\r\nSubject: from the login\r\n\r\nx\r\n".encode())
+    for code, text in refused:
+        assert code == 554, (code, text)
+        assert "Header From is not your address" in text, text
+    assert f"From: Phong A <{alias}>" in other.find_message("from the alias")
+    other.find_message("from the login")
+
+
 # --- RFC 2142 ------------------------------------------------------------------------------------------
 @pytest.fixture
 def support_mailbox(lab: Lab):
@@ -279,27 +306,37 @@ def test_a_full_mailbox_refuses_mail_with_552_5_2_2(lab: Lab, make_account) -> N
     assert b"Mailbox is full" in text
 
 
+def _quota_warnings(account, wait: float = 30.0, want: str = "") -> str:
+    """The quota warnings in the account's INBOX (from postmaster@), once one containing `want` is there."""
+    deadline = time.monotonic() + wait
+    while True:
+        out = in_lab(
+            "doveadm", "fetch", "-u", account.mail, "text", "mailbox", "INBOX", "header", "From", "postmaster@",
+            check=False,
+        )  # fmt: skip
+        if want in out.stdout and "Auto-Submitted: auto-generated" in out.stdout:
+            return out.stdout
+        assert time.monotonic() < deadline, f"no quota warning with {want!r}: {out.stdout} {out.stderr}"
+        time.sleep(0.5)
+
+
 def test_a_mailbox_past_80_percent_gets_a_warning(lab: Lab, make_account) -> None:
     account = make_account()
     _set_quota(lab, account, "100K")
     send_mx(lab, account.mail, "filling", "x" * 85_000)
     account.find_message("filling")
-    deadline = time.monotonic() + 30
-    while True:
-        out = in_lab(
-            "doveadm",
-            "fetch",
-            "-u",
-            account.mail,
-            "text",
-            "mailbox",
-            "INBOX",
-            "header",
-            "From",
-            "postmaster@",
-            check=False,
-        )
-        if "80% dung lượng" in out.stdout or "80%" in out.stdout:
-            break
-        assert time.monotonic() < deadline, f"no quota warning: {out.stdout} {out.stderr}"
-        time.sleep(0.5)
+    warnings = _quota_warnings(account, want="đã dùng 80% dung lượng")
+    assert "95%" not in warnings
+
+
+def test_a_mailbox_past_95_percent_gets_the_second_warning(lab: Lab, make_account) -> None:
+    """Past 80 %, then past 95 %: two notices, the second saying 95 %."""
+    account = make_account()
+    _set_quota(lab, account, "100K")
+    send_mx(lab, account.mail, "filling", "x" * 85_000)
+    account.find_message("filling")
+    _quota_warnings(account, want="đã dùng 80% dung lượng")
+    send_mx(lab, account.mail, "filling more", "x" * 12_500)  # about 97 % of 100 KiB
+    account.find_message("filling more")
+    warnings = _quota_warnings(account, want="đã dùng 95% dung lượng")
+    assert "đã dùng 80% dung lượng" in warnings  # the first one is still there: two notices

@@ -4,6 +4,7 @@ ciphers and plain-text authentication are refused on submission, IMAP and the we
 
 from __future__ import annotations
 
+import hashlib
 import imaplib
 import json
 import secrets
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import dkim
 import dns.resolver
@@ -300,3 +302,80 @@ def test_no_authentication_without_tls(lab: Lab, make_account) -> None:
             imap.login(account.mail, account.password)
     finally:
         imap.shutdown()
+
+
+# --- MTA-STS and autoconfiguration on the web server ---------------------------------------------------
+def _https_get(lab: Lab, host: str, path: str) -> tuple[int, dict[str, str], str]:
+    """GET https://<host><path> from the lab's web server on 127.0.0.1, as a client that resolved <host> there:
+    SNI and Host are <host> and the certificate must be valid for <host> (the lab CA)."""
+    port = int(docker("port", CONTAINER, "443/tcp").stdout.splitlines()[0].rpartition(":")[2])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
+        lab.ssl_context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := tls.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("iso-8859-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body.decode()
+
+
+def test_the_mta_sts_policy_is_served_as_govmail_dns_prints_it(lab: Lab) -> None:
+    status, headers, policy = _https_get(lab, f"mta-sts.{DOMAIN}", "/.well-known/mta-sts.txt")
+    assert status == 200, (status, policy)
+    assert headers["content-type"].startswith("text/plain")
+    fields = dict(line.split(": ", 1) for line in policy.splitlines())
+    assert fields == {"version": "STSv1", "mode": "enforce", "mx": f"mail.{DOMAIN}", "max_age": "604800"}
+    zone = subprocess.run([GOVMAIL, "dns", "--domain", DOMAIN], capture_output=True, text=True, check=True).stdout
+    printed = [line[4:] for line in zone.splitlines() if line.startswith(";   ")]  # the policy to serve
+    assert printed == policy.splitlines()
+    records = {(r["name"], r["rtype"]): r["value"] for r in _records_plain()}
+    assert records[(DOMAIN, "MX")] == f"10 mail.{DOMAIN}"  # the policy names the domain's MX
+    assert records[(f"_mta-sts.{DOMAIN}", "TXT")] == f"v=STSv1; id={hashlib.sha256(policy.encode()).hexdigest()[:20]}"
+    # nothing else is served on that name
+    assert _https_get(lab, f"mta-sts.{DOMAIN}", "/")[0] == 404
+    assert _https_get(lab, f"mta-sts.{DOMAIN}", "/mail/config-v1.1.xml")[0] == 404
+
+
+def _records_plain() -> list[dict]:
+    out = subprocess.run([GOVMAIL, "dns", "--domain", DOMAIN, "--json"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_thunderbird_autoconfig_is_served_over_https_and_http(lab: Lab) -> None:
+    status, headers, text = _https_get(lab, f"autoconfig.{DOMAIN}", "/mail/config-v1.1.xml")
+    assert status == 200, (status, text)
+    assert "xml" in headers["content-type"]
+    provider = ElementTree.fromstring(text).find("emailProvider")
+    assert provider is not None and provider.get("id") == DOMAIN
+    assert provider.findtext("domain") == DOMAIN
+    servers = {
+        s.get("type"): (
+            s.findtext("hostname"),
+            int(s.findtext("port")),
+            s.findtext("socketType"),
+            s.findtext("username"),
+        )
+        for s in (*provider.findall("incomingServer"), *provider.findall("outgoingServer"))
+    }
+    assert servers == {
+        "imap": (f"mail.{DOMAIN}", 993, "SSL", "%EMAILADDRESS%"),
+        "smtp": (f"mail.{DOMAIN}", 587, "STARTTLS", "%EMAILADDRESS%"),
+    }
+    # the same servers as the RFC 6186 records `govmail dns` prints
+    records = {(r["name"], r["rtype"]): r["value"] for r in _records_plain()}
+    assert records[(f"_imaps._tcp.{DOMAIN}", "SRV")] == f"0 1 993 mail.{DOMAIN}"
+    assert records[(f"_submission._tcp.{DOMAIN}", "SRV")] == f"0 1 587 mail.{DOMAIN}"
+    assert records[(f"autoconfig.{DOMAIN}", "CNAME")] == f"mail.{DOMAIN}"
+    # Thunderbird falls back to plain HTTP (port 80, asked from inside the host: the lab publishes only 443)
+    plain = in_lab(
+        "python3",
+        "-c",
+        "import urllib.request; r = urllib.request.urlopen(urllib.request.Request("
+        f"'http://127.0.0.1/mail/config-v1.1.xml', headers={{'Host': 'autoconfig.{DOMAIN}'}}), timeout=30); "
+        "print(r.status); print(r.read().decode())",
+    ).stdout
+    assert plain.startswith("200\n") and plain[4:].strip() == text.strip()

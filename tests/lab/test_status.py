@@ -115,9 +115,60 @@ def test_exporters_publish_the_services_metrics(lab: Lab, make_account) -> None:
     assert "monitoredInfo: OpenLDAP" in monitor.stdout
 
 
+# Every log file the roles write (their defaults): postfix, dovecot, the session guard (monitoring role's
+# /etc/logrotate.d/govmail); rspamd, clamd, Redis and nginx (with the webfront's govmail.*.log): their packages' own
+# files, which the roles leave in place. Roundcube's files appear on first use: the check of every file covers them.
+ROLE_LOGS = (
+    "/var/log/postfix.log",
+    "/var/log/dovecot.log",
+    "/var/log/govmail-session-guard.log",
+    "/var/log/rspamd/rspamd.log",
+    "/var/log/clamav/clamav.log",
+    "/var/log/redis/redis-server.log",
+    "/var/log/nginx/govmail.access.log",
+    "/var/log/nginx/govmail.error.log",
+)
+# Files under /var/log no rotation is for: binary login records (Debian rotates btmp/wtmp, not these), journald's,
+# debootstrap's (written once when the image is made) and apt's EIPP dump (replaced by each apt run, not appended to).
+NOT_ROTATED = (
+    "/var/log/lastlog",
+    "/var/log/faillog",
+    "/var/log/journal/",
+    "/var/log/private/",
+    "/var/log/README",
+    "/var/log/bootstrap.log",
+    "/var/log/apt/eipp.log.xz",
+)
+
+
+def test_logrotate_parses_every_config_and_covers_every_log_the_roles_write(lab: Lab) -> None:
+    """`logrotate -d` (a dry run) over the whole configuration: no error, and every log the roles write, and every
+    other log file on the host, is one it considers."""
+    for path in ROLE_LOGS[:3]:  # the monitoring role's own file names the ones no package rotates
+        assert f"{path} {{" in in_lab("cat", "/etc/logrotate.d/govmail").stdout, path
+    dry = in_lab("logrotate", "-d", "/etc/logrotate.conf", check=False)
+    output = dry.stdout + dry.stderr
+    assert dry.returncode == 0, output
+    errors = [line for line in output.splitlines() if line.lower().startswith("error")]
+    assert not errors, errors
+    considered = {
+        line.split("considering log ", 1)[1].strip() for line in output.splitlines() if "considering log " in line
+    }
+    missing = [path for path in ROLE_LOGS if path not in considered]
+    assert not missing, f"not rotated: {missing}"
+    files = in_lab("find", "/var/log", "-type", "f").stdout.split()
+    current = [
+        f
+        for f in files
+        if not f.startswith(NOT_ROTATED) and not re.search(r"(\.\d+|\.gz|-\d{8})$", f)  # not an old copy
+    ]
+    uncovered = sorted(set(current) - considered)
+    assert not uncovered, f"log files no logrotate configuration considers: {uncovered}"
+
+
 def test_logrotate_rotates_every_govmail_log_and_the_services_keep_logging(lab: Lab, make_account) -> None:
     config = in_lab("cat", "/etc/logrotate.d/govmail").stdout
-    for log in ("/var/log/postfix.log", "/var/log/dovecot.log", "/var/log/govmail-password-page.log"):
+    for log in ("/var/log/postfix.log", "/var/log/dovecot.log", "/var/log/govmail-session-guard.log"):
         assert f"{log} {{" in config
     in_lab("logrotate", "--force", "/etc/logrotate.d/govmail")
     rotated = in_lab("sh", "-c", "ls /var/log/postfix.log.1 /var/log/dovecot.log.1").stdout

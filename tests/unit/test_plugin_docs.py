@@ -28,7 +28,7 @@ def _check(root):
 def test_every_module_and_filter_page_reads(tmp_path):
     proc = _check(_copy(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    assert "4 module(s) and 6 filter(s)" in proc.stdout
+    assert "4 module(s) and 8 filter(s)" in proc.stdout
 
 
 def test_a_documentation_block_that_is_not_yaml_fails(tmp_path):

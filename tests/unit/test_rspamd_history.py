@@ -114,3 +114,29 @@ def test_the_cli_reads_a_saved_history_and_exits_3_on_a_flag(tmp_path):
     )
     assert bad.returncode == 2
     assert "`rows` list" in bad.stderr
+
+
+def test_since_hours_counts_only_the_recent_scans(tmp_path):
+    """The hourly job passes --since-hours 2: an account flagged yesterday is not flagged again every hour."""
+    import time
+
+    now = time.time()
+    path = tmp_path / "history.json"
+    rows = [
+        _row(SPAMMER, "reject", ["CLAM_VIRUS"], t=now - 26 * 3600),
+        _row(VICTIM, "reject", ["CLAM_VIRUS"], t=now - 600),
+    ]
+    path.write_text(json.dumps({"rows": rows}))
+    out = subprocess.run(
+        [GOVMAIL, "abuse", "scan", "--rspamd-history", str(path), "--since-hours", "2"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 3, out.stderr
+    assert f"FLAG {VICTIM}: malware refused 1×" in out.stdout
+    assert SPAMMER not in out.stdout
+    everything = subprocess.run(
+        [GOVMAIL, "abuse", "scan", "--rspamd-history", str(path)], capture_output=True, text=True, check=False
+    )
+    assert f"FLAG {SPAMMER}" in everything.stdout  # the control: without the window both are counted

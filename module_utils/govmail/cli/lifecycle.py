@@ -221,8 +221,11 @@ def cmd_abuse_scan(args) -> int:
 
     try:
         result = mailog.scan(lines(), args.limit, dt.timedelta(minutes=args.window_minutes), args.year)
+        since = None
+        if args.since_hours is not None:
+            since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=args.since_hours)
         histories = [
-            rspamd_history.scan(rspamd_history.rows_of(_read_history(src), src), source=src)
+            rspamd_history.scan(rspamd_history.rows_of(_read_history(src), src), since=since, source=src)
             for src in args.rspamd_history
         ]
     except (OSError, mailog.LogError, rspamd_history.HistoryError) as exc:
@@ -353,6 +356,8 @@ def _register_abuse(sub) -> None:
     p.add_argument("--rspamd-history", action="append", default=[], metavar="FILE|URL",
                    help="rspamd's scan history: the controller's /history (http://127.0.0.1:11334/history on "
                    "the mail host) or a saved copy of it; repeatable")  # fmt: skip
+    p.add_argument("--since-hours", type=float, metavar="HOURS",
+                   help="count only the rspamd scans of the last HOURS hours")  # fmt: skip
     p.add_argument("--limit", type=int, default=100, help="messages per window above which an account is flagged")
     p.add_argument("--window-minutes", type=int, default=60)
     p.add_argument("--year", type=int, help="year of syslog time stamps without one (default: this year)")

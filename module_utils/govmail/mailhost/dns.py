@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from xml.sax.saxutils import escape as xml_escape
 
 TXT_CHUNK = 255  # longest character-string in a TXT record (RFC 1035)
 
@@ -52,6 +53,42 @@ def dkim_public_key(pem: str) -> str:
 def mta_sts_policy(mx_host: str, mode: str = "enforce", max_age: int = 604800) -> str:
     """The MTA-STS policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461)."""
     return f"version: STSv1\nmode: {mode}\nmx: {mx_host}\nmax_age: {max_age}\n"
+
+
+def autoconfig_xml(domain: str, mx_host: str | None = None, display_name: str | None = None) -> str:
+    """Thunderbird's autoconfiguration document (config-v1.1.xml), served at
+    https://autoconfig.<domain>/mail/config-v1.1.xml: the same servers as the RFC 6186 SRV records
+    ``records`` prints (IMAP over TLS on 993, submission with STARTTLS on 587), login = the address."""
+    domain = domain.strip().lower().rstrip(".")
+    if not domain or "." not in domain:
+        raise DnsError(f"not a domain: {domain!r}")
+    mx_host = (mx_host or f"mail.{domain}").lower().rstrip(".")
+    name = xml_escape(display_name or domain)
+
+    def server(tag: str, kind: str, port: int, socket: str) -> list[str]:
+        return [
+            f'    <{tag} type="{kind}">',
+            f"      <hostname>{xml_escape(mx_host)}</hostname>",
+            f"      <port>{port}</port>",
+            f"      <socketType>{socket}</socketType>",
+            "      <authentication>password-cleartext</authentication>",
+            "      <username>%EMAILADDRESS%</username>",
+            f"    </{tag}>",
+        ]
+
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<clientConfig version="1.1">',
+        f'  <emailProvider id="{xml_escape(domain)}">',
+        f"    <domain>{xml_escape(domain)}</domain>",
+        f"    <displayName>{name}</displayName>",
+        f"    <displayShortName>{xml_escape(domain)}</displayShortName>",
+        *server("incomingServer", "imap", 993, "SSL"),
+        *server("outgoingServer", "smtp", 587, "STARTTLS"),
+        "  </emailProvider>",
+        "</clientConfig>",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def records(
