@@ -45,7 +45,7 @@ test-integration: $(STAMP)  ## tests that run real programs (a throwaway slapd, 
 	bin/bootstrap-host wsgi
 	$(BIN)/pytest -m integration tests/integration
 
-test: lint test-unit test-integration test-lab molecule  ## everything CI runs (make test-cluster: separately, docs/cluster.md)
+test: lint test-unit test-integration test-lab molecule test-cluster  ## everything CI runs (the cluster lab last: docs/cluster.md)
 
 validate: $(STAMP)  ## validate the account files
 	$(BIN)/govmail validate $(ACCOUNTS)

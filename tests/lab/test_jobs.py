@@ -50,6 +50,16 @@ def test_the_backup_job_started_by_systemd_succeeds() -> None:
     assert not after.get("last_error")
 
 
+def test_an_operations_job_on_a_host_without_the_clone_is_skipped_not_failed() -> None:
+    """The lab container carries the operations timers but no clone of the repository: when a timer
+    fires, its job is skipped by its condition, so no unit is left failed."""
+    in_lab("systemctl", "reset-failed", "govmail-sla-digest.service", check=False)
+    run = in_lab("systemctl", "start", "govmail-sla-digest.service", check=False)
+    shown = in_lab("systemctl", "show", "-p", "ConditionResult", "-p", "ActiveState", "govmail-sla-digest.service")
+    assert run.returncode == 0, run.stderr
+    assert "ConditionResult=no" in shown.stdout and "ActiveState=failed" not in shown.stdout, shown.stdout
+
+
 @pytest.fixture
 def sender(make_account):
     return make_account(), make_account()
