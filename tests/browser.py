@@ -7,7 +7,9 @@ import tempfile
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import WebDriverWait
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "artifacts"
 
@@ -49,3 +51,21 @@ def screenshot(driver, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+def click_and_wait_for_next_page(driver, element, timeout: float = 15) -> None:
+    """Click and wait until a new document has loaded in place of the current one.
+
+    The old document is marked before the click; waiting on the mark rather than on the old element's
+    staleness avoids chromium's race ("Node with given id does not belong to the document") while the
+    page is being replaced.
+    """
+    driver.execute_script("window.govmailPreviousPage = true;")
+    element.click()
+
+    def replaced(drv) -> bool:
+        return bool(drv.execute_script(
+            "return window.govmailPreviousPage === undefined && document.readyState === 'complete';"
+        ))  # fmt: skip
+
+    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(replaced)

@@ -13,11 +13,9 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from browser import chromium, close, screenshot
+from browser import chromium, click_and_wait_for_next_page, close, screenshot
 from lifecycle_helpers import backdate, user_bind
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
-from selenium.webdriver.support.ui import WebDriverWait
 
 from govmail.password_page.app import Config, PasswordPage, make_server
 
@@ -79,9 +77,7 @@ def _submit(driver, address, current, new, confirm=None):
         box = driver.find_element(By.ID, name)
         box.clear()
         box.send_keys(value)
-    button = driver.find_element(By.ID, "submit")
-    button.click()
-    WebDriverWait(driver, 15).until(staleness_of(button))  # the answer page has replaced the form
+    click_and_wait_for_next_page(driver, driver.find_element(By.ID, "submit"))  # the answer page has replaced the form
     return driver.find_element(By.ID, "message").text
 
 

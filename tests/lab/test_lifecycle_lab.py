@@ -22,10 +22,8 @@ from pathlib import Path
 import jinja2
 import ldap3
 import pytest
-from browser import chromium, close, screenshot
+from browser import chromium, click_and_wait_for_next_page, close, screenshot
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
-from selenium.webdriver.support.ui import WebDriverWait
 
 from govmail.directory.layout import Layout
 from govmail.directory.ldap_client import connect
@@ -144,9 +142,7 @@ def _submit(driver, address: str, current: str, new: str) -> None:
         field = driver.find_element(By.ID, name)
         field.clear()
         field.send_keys(value)
-    button = driver.find_element(By.ID, "submit")
-    button.click()
-    WebDriverWait(driver, 15).until(staleness_of(button))
+    click_and_wait_for_next_page(driver, driver.find_element(By.ID, "submit"))
 
 
 def test_the_password_page_turns_an_initial_password_into_an_imap_login(lab: Lab, make_account) -> None:
