@@ -77,6 +77,12 @@ counts:
   description: Messages per folder on this backend (C(step=sync) with O(final=true), C(step=verify)).
   returned: when read
   type: dict
+attempts:
+  description: >-
+    How many runs of C(doveadm sync) it took (C(step=sync)); a run that desynced or stalled (no I/O
+    for 30 s) is run again, up to 4 times.
+  returned: when step is sync
+  type: int
 waited:
   description: Seconds C(step=drain) waited.
   returned: when step is drain
@@ -112,8 +118,8 @@ def main() -> None:
         if p["step"] == "sync":
             if p["final"]:
                 move.kick(address)
-            move.sync(address, p["target"], p["port"])
-            module.exit_json(changed=True, counts=move.local_counts(address) if p["final"] else None)
+            attempts = move.sync(address, p["target"], p["port"])
+            module.exit_json(changed=True, attempts=attempts, counts=move.local_counts(address) if p["final"] else None)
         elif p["step"] == "drain":
             module.exit_json(changed=False, waited=move.drain(address, p["wait"]))
         elif p["step"] == "verify":

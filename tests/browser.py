@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -12,6 +15,21 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "artifacts"
+
+
+def spki_sha256(cert: Path) -> str:
+    """base64 SHA-256 of the certificate's public key: what Chromium may be told to trust, alone."""
+    pub = subprocess.run(["openssl", "x509", "-in", str(cert), "-pubkey", "-noout"], capture_output=True, check=True)
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub.stdout, capture_output=True,
+                         check=True)  # fmt: skip
+    return base64.b64encode(hashlib.sha256(der.stdout).digest()).decode()
+
+
+def chromium_for(host: str, cert: Path) -> webdriver.Chrome:
+    """A browser that reaches ``host`` on 127.0.0.1 and trusts only the lab certificate ``cert``."""
+    return chromium(
+        (f"--host-resolver-rules=MAP {host} 127.0.0.1", f"--ignore-certificate-errors-spki-list={spki_sha256(cert)}")
+    )
 
 
 def chromium(extra_args: tuple[str, ...] = ()) -> webdriver.Chrome:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import imaplib
+import re
 import secrets
 import smtplib
 import ssl
@@ -28,6 +29,7 @@ MX = "govmail-cl-mx"  # the front: MX, submission, the IMAP proxy, webmail
 # The mail backends: container → the host name govmailMailHost holds (inventory/cluster).
 BACKENDS = {"govmail-cl-mail1": "mail1.khanhhoa.gov.vn", "govmail-cl-mail2": "mail2.khanhhoa.gov.vn"}
 PORTS = {25: 10426, 587: 10488, 143: 10444, 993: 10494}
+LDAP1 = next(iter(PROVIDERS))
 HELO = "client.example.org"
 WAIT = 180.0  # seconds to wait for the cluster to converge (replication, a node's return, a queue)
 
@@ -137,3 +139,44 @@ def cluster() -> Cluster:
     return Cluster(
         ca=VAR / "tls" / "ca.pem", provisioner_password=(VAR / "secrets" / "provisioner").read_text().strip()
     )
+
+
+def count_on(node: str, address: str) -> int:
+    """How many messages the INBOX of ``address`` holds on the mail node ``node`` (0 if none there)."""
+    out = on(node, "doveadm", "-f", "tab", "mailbox", "status", "-u", address, "messages", "INBOX", check=False)
+    numbers = re.findall(r"^INBOX\t(\d+)$", out.stdout, re.MULTILINE)
+    return int(numbers[-1]) if out.returncode == 0 and numbers else 0
+
+
+@pytest.fixture
+def mailbox(cluster: Cluster):
+    """Makes active accounts on a chosen backend (govmailMailHost), passwords changed by the user."""
+    made: list[str] = []
+
+    def make(host: str) -> tuple[str, str]:
+        uid = f"t{secrets.token_hex(4)}.be"
+        initial, password = strong_password(), strong_password()
+        dn = f"uid={uid},{ACCOUNTS}"
+        attrs = {"objectClass": ["inetOrgPerson", "govmailAccount"], "uid": uid, "cn": "Người Thử Máy", "sn": "Thử",
+                 "mail": f"{uid}@{DOMAIN}", "govmailState": "active", "govmailManaged": "TRUE",
+                 "govmailKind": "person", "govmailUnit": "lab/test", "govmailMailHost": host,
+                 "userPassword": initial, "pwdReset": "TRUE"}  # fmt: skip
+        with cluster.provisioner(LDAP1) as conn:
+            assert conn.add(dn, attributes=attrs), conn.result
+        made.append(dn)
+        with cluster.ldap(LDAP1, dn, initial) as conn:
+            assert conn.bound, conn.result
+            conn.extend.standard.modify_password(dn, initial, password)
+            assert conn.result["result"] == 0, conn.result
+        return f"{uid}@{DOMAIN}", password
+
+    yield make
+    for node in BACKENDS:
+        docker("start", node, check=False)
+    with cluster.provisioner(LDAP1) as conn:
+        for dn in made:
+            conn.delete(dn)
+    for node in BACKENDS:
+        for dn in made:
+            local = dn.split(",")[0].split("=")[1]
+            on(node, "sh", "-c", f"rm -rf /var/vmail/{DOMAIN}/{local} /var/vmail/.moved/{local}@*", check=False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 import smtplib
 import subprocess
@@ -20,25 +19,23 @@ from collections import Counter
 from email.message import EmailMessage
 
 import ldap3
-import pytest
 
 from .conftest import (
     ACCOUNTS,
     BACKENDS,
-    DOMAIN,
     HELO,
+    LDAP1,
     MX,
     PORTS,
     PROVIDERS,
     ROOT,
     Cluster,
+    count_on,
     docker,
     on,
-    strong_password,
     wait_for,
 )
 
-LDAP1 = next(iter(PROVIDERS))
 (MAIL1, HOST1), (MAIL2, HOST2) = BACKENDS.items()
 N = 12  # messages per user and case: enough to see a loss, few enough for a 2-core machine
 
@@ -46,40 +43,6 @@ N = 12  # messages per user and case: enough to see a loss, few enough for a 2-c
 def _booted(node: str) -> bool:
     out = on(node, "systemctl", "is-system-running", check=False).stdout.strip()
     return out in ("running", "degraded")
-
-
-@pytest.fixture
-def mailbox(cluster: Cluster):
-    """Makes active accounts on a chosen backend (govmailMailHost), passwords changed by the user."""
-    made: list[str] = []
-
-    def make(host: str) -> tuple[str, str]:
-        uid = f"t{secrets.token_hex(4)}.be"
-        initial, password = strong_password(), strong_password()
-        dn = f"uid={uid},{ACCOUNTS}"
-        attrs = {"objectClass": ["inetOrgPerson", "govmailAccount"], "uid": uid, "cn": "Người Thử Máy", "sn": "Thử",
-                 "mail": f"{uid}@{DOMAIN}", "govmailState": "active", "govmailManaged": "TRUE",
-                 "govmailKind": "person", "govmailUnit": "lab/test", "govmailMailHost": host,
-                 "userPassword": initial, "pwdReset": "TRUE"}  # fmt: skip
-        with cluster.provisioner(LDAP1) as conn:
-            assert conn.add(dn, attributes=attrs), conn.result
-        made.append(dn)
-        with cluster.ldap(LDAP1, dn, initial) as conn:
-            assert conn.bound, conn.result
-            conn.extend.standard.modify_password(dn, initial, password)
-            assert conn.result["result"] == 0, conn.result
-        return f"{uid}@{DOMAIN}", password
-
-    yield make
-    for node in BACKENDS:
-        docker("start", node, check=False)
-    with cluster.provisioner(LDAP1) as conn:
-        for dn in made:
-            conn.delete(dn)
-    for node in BACKENDS:
-        for dn in made:
-            local = dn.split(",")[0].split("=")[1]
-            on(node, "sh", "-c", f"rm -rf /var/vmail/{DOMAIN}/{local} /var/vmail/.moved/{local}@*", check=False)
 
 
 def _message(address: str, n: int) -> tuple[EmailMessage, str]:
@@ -111,12 +74,6 @@ def _bodies(cluster: Cluster, address: str, password: str) -> list[str]:
     finally:
         imap.logout()
     return [hashlib.sha256(part[1]).hexdigest() for part in data if isinstance(part, tuple)]
-
-
-def _count_on(node: str, address: str) -> int:
-    out = on(node, "doveadm", "-f", "tab", "mailbox", "status", "-u", address, "messages", "INBOX", check=False)
-    numbers = re.findall(r"^INBOX\t(\d+)$", out.stdout, re.MULTILINE)
-    return int(numbers[-1]) if out.returncode == 0 and numbers else 0
 
 
 def _queued_for(address: str) -> int:
@@ -156,7 +113,7 @@ def test_one_backend_down_its_mail_waits_at_the_front_then_arrives_whole(cluster
         sent_down = _send(cluster, down, N)
         sent_up = _send(cluster, up, N)
         # The other backend's user is unaffected: mail arrives, logins work, through the same front.
-        wait_for(f"{N} messages on {HOST2}", lambda: _count_on(MAIL2, up) == N)
+        wait_for(f"{N} messages on {HOST2}", lambda: count_on(MAIL2, up) == N)
         assert Counter(_bodies(cluster, up, up_password)) == Counter(sent_up)
         # The stopped backend's mail waits in the front's queue, all of it.
         wait_for(f"{N} messages for {down} queued at the front", lambda: _queued_for(down) == N)
@@ -164,15 +121,15 @@ def test_one_backend_down_its_mail_waits_at_the_front_then_arrives_whole(cluster
     finally:
         docker("start", MAIL1)
     wait_for(f"{MAIL1} booted", lambda: _booted(MAIL1))
-    wait_for(f"the queued mail delivered to {HOST1}", lambda: _count_on(MAIL1, down) == N and not _queued_for(down))
+    wait_for(f"the queued mail delivered to {HOST1}", lambda: count_on(MAIL1, down) == N and not _queued_for(down))
     assert Counter(_bodies(cluster, down, down_password)) == Counter(sent_down)
-    assert _count_on(MAIL2, down) == 0  # delivered where it lives, nowhere else
+    assert count_on(MAIL2, down) == 0  # delivered where it lives, nowhere else
 
 
 def test_move_a_mailbox_while_mail_arrives(cluster: Cluster, mailbox):
     address, password = mailbox(HOST1)
     before = _send(cluster, address, 4)
-    wait_for(f"the first messages on {HOST1}", lambda: _count_on(MAIL1, address) == 4)
+    wait_for(f"the first messages on {HOST1}", lambda: count_on(MAIL1, address) == 4)
     during: list[str] = []
     sender = threading.Thread(target=lambda: during.extend(_send(cluster, address, N, pause=0.5)))
     sender.start()
@@ -196,9 +153,9 @@ def test_move_a_mailbox_while_mail_arrives(cluster: Cluster, mailbox):
             assert str(conn.entries[0].govmailMailHost) == HOST2
     # Every message, once, on the new backend; the old copy is out of the way.
     wait_for(f"all {len(sent)} messages on {HOST2} (move: {move.stdout[-3000:]})",
-             lambda: _count_on(MAIL2, address) == len(sent))  # fmt: skip
+             lambda: count_on(MAIL2, address) == len(sent))  # fmt: skip
     assert Counter(_bodies(cluster, address, password)) == Counter(sent)
-    assert _count_on(MAIL1, address) == 0
+    assert count_on(MAIL1, address) == 0
     # A login lands on the new backend: its session is there, not on the old one.
     imap = cluster.imap(address, password)
     try:
@@ -227,5 +184,5 @@ def test_submission_logs_in_at_the_front_and_routes_to_the_other_backend(cluster
         smtp.starttls(context=cluster.ssl_context)
         smtp.login(sender, sender_password)
         smtp.send_message(message)
-    wait_for(f"the message on {HOST1}", lambda: _count_on(MAIL1, rcpt) == 1)
+    wait_for(f"the message on {HOST1}", lambda: count_on(MAIL1, rcpt) == 1)
     assert _bodies(cluster, rcpt, rcpt_password) == [digest]

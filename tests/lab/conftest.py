@@ -34,6 +34,7 @@ REVOKED = f"ou=revoked,{SUFFIX}"
 PROVISIONER = f"cn=provisioner,ou=services,{SUFFIX}"
 MAILSERVER = f"cn=mailserver,ou=services,{SUFFIX}"
 HELO = "client.example.org"
+SESSION_GUARD_LOG = "/var/log/govmail-session-guard.log"  # dovecot__session_guard_log
 DELIVERY_WAIT = 30.0  # seconds to wait for a queued message to reach the maildir
 
 
@@ -159,6 +160,21 @@ class Account:
         assert conn.bound, conn.result
         conn.extend.standard.modify_password(self.dn, self.password, new)
         return conn
+
+    def after_session_guard(self, wait: float = 30.0) -> None:
+        """Wait (bounded) until the session guard has acted on this account's last password change.
+
+        The guard ends every session of an account whose password changed (polling every few
+        seconds), so a session opened just after `make_account(ready=True)` could be ended by it; a
+        test that keeps a session open and judges who ended it opens it only after this."""
+        with self.lab.provisioner() as conn:
+            assert conn.search(self.dn, "(objectClass=*)", attributes=["pwdChangedTime"]), conn.result
+            changed = conn.response[0]["raw_attributes"]["pwdChangedTime"][0].decode()
+        done = f"password of {self.mail} changed at {changed}: "
+        deadline = time.monotonic() + wait
+        while in_lab("grep", "-qF", done, SESSION_GUARD_LOG, check=False).returncode != 0:
+            assert time.monotonic() < deadline, f"the session guard did not act on {self.mail} within {wait:.0f} s"
+            time.sleep(0.5)
 
     def set_state(self, state: str) -> None:
         """What the provisioning engine does to suspend/restore (R8.1, R8.3): change the state,

@@ -5,11 +5,9 @@ into one that logs in over IMAP."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import email
 import email.policy
-import hashlib
 import imaplib
 import secrets
 import socket
@@ -22,7 +20,7 @@ from pathlib import Path
 import jinja2
 import ldap3
 import pytest
-from browser import chromium, click_and_wait_for_next_page, close, screenshot
+from browser import chromium, chromium_for, click_and_wait_for_next_page, close, screenshot
 from selenium.webdriver.common.by import By
 
 from govmail.directory.layout import Layout
@@ -76,6 +74,7 @@ def _repo_with(tmp_path: Path, address: str) -> Path:
 def test_lock_cuts_the_session_keeps_delivery_and_commits(lab: Lab, make_account, tmp_path) -> None:
     account = make_account()
     accounts = _repo_with(tmp_path, account.mail)
+    account.after_session_guard()  # so that only the lock can end the session opened below
     session = lab.imap()
     assert session.login(account.mail, account.password)[0] == "OK"
     session.select("INBOX")
@@ -172,17 +171,6 @@ def test_the_password_page_turns_an_initial_password_into_an_imap_login(lab: Lab
     assert isinstance(conn, ldap3.Connection)
 
 
-def _spki_sha256(cert: Path) -> str:
-    """base64 SHA-256 of the certificate's public key: what Chromium may be told to trust, alone."""
-    pub = subprocess.run(
-        ["openssl", "x509", "-in", str(cert), "-pubkey", "-noout"], capture_output=True, check=True
-    ).stdout
-    der = subprocess.run(
-        ["openssl", "pkey", "-pubin", "-outform", "der"], input=pub, capture_output=True, check=True
-    ).stdout
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
-
-
 def test_the_deployed_password_page_over_https(lab: Lab, make_account) -> None:
     """The page as the lab serves it: nginx with the lab certificate on the mail host, in a browser."""
     published = subprocess.run(["docker", "port", CONTAINER, "443/tcp"], capture_output=True, text=True, check=True)
@@ -196,8 +184,7 @@ def test_the_deployed_password_page_over_https(lab: Lab, make_account) -> None:
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
     account = make_account(ready=False)
     initial = account.password
-    trust = _spki_sha256(lab.ca.parent / "cert.pem")
-    driver = chromium((f"--host-resolver-rules=MAP {host} 127.0.0.1", f"--ignore-certificate-errors-spki-list={trust}"))
+    driver = chromium_for(host, lab.ca.parent / "cert.pem")
     try:
         driver.get(f"https://{host}:{port}/password")
         _submit(driver, account.mail, initial, "abcdefgh")

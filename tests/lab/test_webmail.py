@@ -6,34 +6,22 @@ Screenshots of every step go to var/artifacts/webmail-*.png."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import ldap3
 import pytest
-from browser import chromium, close, screenshot
+from browser import chromium_for, close, screenshot
+from roundcube_ui import WAIT, logged_in, login, wait
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 from .conftest import ACCOUNTS, CONTAINER, DOMAIN, Lab, backdate, in_lab, strong_password
 
 HOST = f"mail.{DOMAIN}"
-WAIT = 30
-
-
-def _spki_sha256(cert: Path) -> str:
-    """base64 SHA-256 of the certificate's public key: what Chromium may be told to trust, alone."""
-    pub = subprocess.run(["openssl", "x509", "-in", str(cert), "-pubkey", "-noout"], capture_output=True, check=True)
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub.stdout, capture_output=True,
-                         check=True)  # fmt: skip
-    return base64.b64encode(hashlib.sha256(der.stdout).digest()).decode()
 
 
 @pytest.fixture(scope="module")
@@ -45,32 +33,10 @@ def web(lab: Lab) -> str:
 
 @pytest.fixture
 def browser(lab: Lab, request) -> Iterator:
-    trust = _spki_sha256(lab.ca.parent / "cert.pem")
-    driver = chromium((f"--host-resolver-rules=MAP {HOST} 127.0.0.1", f"--ignore-certificate-errors-spki-list={trust}"))
+    driver = chromium_for(HOST, lab.ca.parent / "cert.pem")
     yield driver
     screenshot(driver, f"webmail-{request.node.name}-end")  # the last state, pass or fail
     close(driver)
-
-
-def _wait(driver, condition, timeout: float = WAIT):
-    return WebDriverWait(driver, timeout).until(condition)
-
-
-def login(driver, web: str, user: str, password: str) -> None:
-    driver.get(f"{web}/")
-    _wait(driver, ec.presence_of_element_located((By.ID, "rcmloginuser")))
-    driver.find_element(By.ID, "rcmloginuser").send_keys(user)
-    driver.find_element(By.ID, "rcmloginpwd").send_keys(password)
-    driver.find_element(By.ID, "rcmloginsubmit").click()
-
-
-def logged_in(driver) -> None:
-    _wait(
-        driver,
-        lambda d: (
-            "_task=mail" in d.current_url and d.execute_script("return !!window.rcmail && rcmail.env.task == 'mail'")
-        ),
-    )
 
 
 def test_login_and_send_a_message_that_arrives(lab: Lab, make_account, web, browser) -> None:
@@ -80,20 +46,20 @@ def test_login_and_send_a_message_that_arrives(lab: Lab, make_account, web, brow
     screenshot(browser, "webmail-logged-in")
     subject = f"webmail {secrets.token_hex(4)}"
     browser.get(f"{web}/?_task=mail&_action=compose")
-    to = _wait(browser, ec.element_to_be_clickable((By.CSS_SELECTOR, ".recipient-input input")))
+    to = wait(browser, ec.element_to_be_clickable((By.CSS_SELECTOR, ".recipient-input input")))
     to.send_keys(recipient.mail + ", ")
     browser.find_element(By.ID, "compose-subject").send_keys(subject)
     browser.find_element(By.ID, "composebody").send_keys("Gửi từ webmail.")
     screenshot(browser, "webmail-compose")
     browser.execute_script("rcmail.command('send', '')")
-    _wait(browser, lambda d: "_action=compose" not in d.current_url)
+    wait(browser, lambda d: "_action=compose" not in d.current_url)
     text = recipient.find_message(subject)
     assert f"From: {sender.mail}" in text or sender.mail in text
     # and the recipient reads it in webmail
     browser.delete_all_cookies()
     login(browser, web, recipient.mail, recipient.password)
     logged_in(browser)
-    _wait(browser, lambda d: subject in d.find_element(By.ID, "messagelist").text)
+    wait(browser, lambda d: subject in d.find_element(By.ID, "messagelist").text)
     screenshot(browser, "webmail-arrived")
 
 
@@ -113,9 +79,9 @@ def test_find_a_unit_in_the_address_book(lab: Lab, make_account, web, browser) -
         login(browser, web, user.mail, user.password)
         logged_in(browser)
         browser.get(f"{web}/?_task=addressbook&_source=directory")
-        box = _wait(browser, ec.element_to_be_clickable((By.CSS_SELECTOR, "#quicksearchbox, input[name=_q]")))
+        box = wait(browser, ec.element_to_be_clickable((By.CSS_SELECTOR, "#quicksearchbox, input[name=_q]")))
         box.send_keys(tag, Keys.ENTER)
-        _wait(browser, lambda d: name in d.find_element(By.ID, "contacts-table").text)
+        wait(browser, lambda d: name in d.find_element(By.ID, "contacts-table").text)
         screenshot(browser, "webmail-addressbook")
     finally:
         with lab.provisioner() as conn:
@@ -128,7 +94,7 @@ def test_out_of_office_reply(lab: Lab, make_account, web, browser) -> None:
     logged_in(browser)
     # the form Roundcube shows in the settings frame, loaded on its own (_framed=1)
     browser.get(f"{web}/?_task=settings&_action=plugin.managesieve-vacation&_framed=1")
-    _wait(browser, ec.presence_of_element_located((By.ID, "vacation_reason")))
+    wait(browser, ec.presence_of_element_located((By.ID, "vacation_reason")))
     reply_subject = f"Vang mat {secrets.token_hex(3)}"  # ASCII: found in the raw message as typed
     browser.find_element(By.ID, "vacation_subject").send_keys(reply_subject)
     browser.find_element(By.ID, "vacation_reason").send_keys("Tôi đang đi công tác, sẽ trả lời sau.")
@@ -160,7 +126,7 @@ def test_a_suspended_account_is_refused_with_the_reason(lab: Lab, make_account, 
     account = make_account()
     account.set_state("suspended")
     login(browser, web, account.mail, account.password)
-    reason = _wait(browser, ec.presence_of_element_located((By.ID, "govmail-login-reason")))
+    reason = wait(browser, ec.presence_of_element_located((By.ID, "govmail-login-reason")))
     screenshot(browser, "webmail-suspended")
     assert "tạm ngừng" in reason.text
     link = browser.find_element(By.ID, "govmail-password-link")
@@ -169,15 +135,15 @@ def test_a_suspended_account_is_refused_with_the_reason(lab: Lab, make_account, 
     # a wrong password says nothing about the account
     browser.delete_all_cookies()
     login(browser, web, account.mail, strong_password())
-    _wait(browser, ec.presence_of_element_located((By.ID, "rcmloginuser")))
+    wait(browser, ec.presence_of_element_located((By.ID, "rcmloginuser")))
     assert not browser.find_elements(By.ID, "govmail-login-reason")
 
 
 def test_a_must_change_account_is_sent_to_the_password_page(lab: Lab, make_account, web, browser) -> None:
     account = make_account(ready=False)  # operator-set password, pwdReset TRUE (R6.1)
     login(browser, web, account.mail, account.password)
-    _wait(browser, lambda d: d.current_url.startswith(f"{web}/password"))
-    _wait(browser, ec.presence_of_element_located((By.NAME, "new")))
+    wait(browser, lambda d: d.current_url.startswith(f"{web}/password"))
+    wait(browser, ec.presence_of_element_located((By.NAME, "new")))
     screenshot(browser, "webmail-sent-to-password-page")
     # the product path: change it there, then read mail in webmail
     new = strong_password()
@@ -186,7 +152,7 @@ def test_a_must_change_account_is_sent_to_the_password_page(lab: Lab, make_accou
         box.clear()
         box.send_keys(value)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
-    message = _wait(browser, ec.presence_of_element_located((By.ID, "message")))
+    message = wait(browser, ec.presence_of_element_located((By.ID, "message")))
     assert message.get_attribute("class") == "ok", message.text
     browser.get(f"{web}/")
     browser.delete_all_cookies()
@@ -201,7 +167,7 @@ def test_password_changed_inside_webmail_by_the_directory(lab: Lab, make_account
     login(browser, web, account.mail, account.password)
     logged_in(browser)
     browser.get(f"{web}/?_task=settings&_action=plugin.password")
-    _wait(browser, ec.presence_of_element_located((By.NAME, "_newpasswd")))
+    wait(browser, ec.presence_of_element_located((By.NAME, "_newpasswd")))
     new = strong_password()
     browser.find_element(By.NAME, "_curpasswd").send_keys(account.password)
     browser.find_element(By.NAME, "_newpasswd").send_keys(new)

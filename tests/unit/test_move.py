@@ -49,3 +49,35 @@ def test_the_old_copy_is_put_aside_not_deleted(tmp_path):
     assert (tmp_path / ".moved" / "a@khanhhoa.gov.vn-20261202T000000Z" / "Maildir" / "cur" / "1").read_text() == "x"
     assert aside.endswith("a@khanhhoa.gov.vn-20261202T000000Z")
     assert move.retire("a@khanhhoa.gov.vn", str(tmp_path), "again") is None
+
+
+class _Doveadm:
+    """Answers of doveadm sync, in order: None for success, else the error _run raises."""
+
+    def __init__(self, *answers):
+        self.answers, self.calls = list(answers), []
+
+    def __call__(self, argv):
+        self.calls.append(argv)
+        answer = self.answers.pop(0)
+        if answer:
+            raise RuntimeError(answer)
+        return ""
+
+
+def test_a_stalled_or_desynced_sync_is_run_again_with_a_stall_bound():
+    stalled = "doveadm sync ...: exit 75: Error: dsync(mail2): I/O has stalled, no activity for 30 seconds"
+    doveadm = _Doveadm(stalled, "doveadm sync ...: exit 2: mailbox changed", None)
+    assert move.sync("a@khanhhoa.gov.vn", "mail2.khanhhoa.gov.vn", 12345, runner=doveadm) == 3
+    assert doveadm.calls[0] == ["doveadm", "sync", "-T", "30", "-u", "a@khanhhoa.gov.vn",
+                                "tcps:mail2.khanhhoa.gov.vn:12345"]  # fmt: skip
+
+
+def test_a_sync_that_keeps_stalling_or_fails_otherwise_stops_the_move():
+    stalled = "exit 75: Error: Timeout during state=sync_mails"
+    with pytest.raises(RuntimeError, match="Timeout during state"):
+        move.sync("a@khanhhoa.gov.vn", "mail2", 12345, attempts=3, runner=_Doveadm(stalled, stalled, stalled))
+    refused = _Doveadm("exit 1: Error: tcps:mail2:12345: certificate verification failed", None)
+    with pytest.raises(RuntimeError, match="certificate"):
+        move.sync("a@khanhhoa.gov.vn", "mail2", 12345, runner=refused)
+    assert len(refused.calls) == 1

@@ -92,19 +92,33 @@ def drain(address: str, wait: float = 120.0, postqueue: str = "postqueue", postf
 # doveadm sync's exit code when the mailbox changed under it (or the two sides' folders were made
 # independently): run it again, as dsync itself says.
 DESYNC = 2
+# Seconds without any I/O after which a sync gives up (doveadm sync -T; its default is 600). Dovecot
+# 2.3's two-way sync can stall for good while mail is being delivered on the remote side (seen in the
+# cluster lab: "I/O has stalled, no activity for 600 seconds"); a stalled sync is run again.
+STALL = 30
+STALLED = ("I/O has stalled", "Timeout during state")
 
 
-def sync(address: str, target: str, port: int, attempts: int = 4) -> None:
+def _retryable(error: RuntimeError) -> bool:
+    text = str(error)
+    return f"exit {DESYNC}:" in text or any(mark in text for mark in STALLED)
+
+
+def sync(address: str, target: str, port: int, *, attempts: int = 4, stall: int = STALL, runner=None) -> int:
     """On the old backend: two-way ``doveadm sync`` of the mailbox with the new backend's doveadm server
     (TLS). Two-way: what was delivered to either side since is kept; nothing is deleted on the new one.
-    A desync (exit 2) is run again, a few times."""
-    for attempt in range(attempts):
+    A desync (exit 2) or a stall (no I/O for ``stall`` seconds) is run again, a few times; dsync resumes
+    from what both sides hold, so an interrupted run loses nothing. Returns the attempts it took."""
+    run = runner or _run
+    argv = [DOVEADM, "sync", "-T", str(stall), "-u", address, f"tcps:{target}:{port}"]
+    for attempt in range(1, attempts + 1):
         try:
-            _run([DOVEADM, "sync", "-u", address, f"tcps:{target}:{port}"])
-            return
+            run(argv)
+            return attempt
         except RuntimeError as exc:
-            if f"exit {DESYNC}:" not in str(exc) or attempt == attempts - 1:
+            if not _retryable(exc) or attempt == attempts:
                 raise
+    raise AssertionError("unreachable")
 
 
 def kick(address: str) -> None:
