@@ -13,6 +13,7 @@ import string
 import subprocess
 import time
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 import ldap3
@@ -110,6 +111,14 @@ class Cluster:
         smtp = smtplib.SMTP("127.0.0.1", PORTS[25], local_hostname=HELO, timeout=30)
         smtp.ehlo()
         return smtp
+
+    def send_from_outside(self, address: str, subject: str, text: str) -> None:
+        """One message from the Internet to ``address`` through the front's MX."""
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "someone@example.org", address, subject
+        message.set_content(text)
+        with self.mx() as smtp:
+            smtp.send_message(message)
 
     def imap(self, address: str, password: str) -> imaplib.IMAP4:
         """A logged-in IMAP session through the front (the proxy)."""

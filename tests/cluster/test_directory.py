@@ -10,7 +10,6 @@ import os
 import secrets
 import shutil
 import subprocess
-from email.message import EmailMessage
 
 import ldap3
 import pytest
@@ -102,11 +101,7 @@ def test_one_provider_down_then_back(cluster: Cluster, account, tmp_path):
         assert not cluster.imap_login(address, password + "x")
         # Delivery: the front's Postfix tables (the transport to mail1 too) fall back to ldap2.
         subject = f"cluster {secrets.token_hex(4)}"
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = "someone@example.org", address, subject
-        message.set_content("while ldap1 is down")
-        with cluster.mx() as smtp:
-            smtp.send_message(message)
+        cluster.send_from_outside(address, subject, "while ldap1 is down")
         wait_for(f"{subject!r} delivered to {address}", lambda: _delivered(address, subject))
         # An account apply: the engine writes to ldap2.
         created, report = _apply_one_person(tmp_path)

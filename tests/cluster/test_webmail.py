@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from email.message import EmailMessage
 
 import pytest
 from browser import chromium_for, close, screenshot
@@ -39,11 +38,7 @@ def test_webmail_logs_in_through_the_proxy_to_the_accounts_backend(cluster: Clus
     (other,) = set(BACKENDS) - {node}
     address, password = mailbox(BACKENDS[node])
     subject = f"cluster webmail {secrets.token_hex(4)}"
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = "someone@example.org", address, subject
-    message.set_content("Thư đến backend của người nhận.")
-    with cluster.mx() as smtp:
-        smtp.send_message(message)
+    cluster.send_from_outside(address, subject, "Thư đến backend của người nhận.")
     wait_for(f"the message on {node}", lambda: count_on(node, address) == 1)
     assert count_on(other, address) == 0  # only the account's backend holds it
 
