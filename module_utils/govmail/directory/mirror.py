@@ -85,15 +85,17 @@ def _newest_csn(cookie: str) -> str | None:
 
 
 def _complete(directory: Directory, suffix: str, cookie: str | None) -> bool:
-    """The proof the refresh missed nothing: no entry was changed after the newest change its cookie
-    covers. (After a crash, syncprov may restart with a stale contextCSN and leave newer entries out
-    of a refresh; such a refresh is not used.)"""
+    """The proof the refresh missed nothing: no entry it covers was changed after the newest change
+    its cookie covers. (After a crash, syncprov may restart with a stale contextCSN and leave newer
+    entries out of a refresh; such a refresh is not used.) Entries the refresh does not cover are
+    left out of the proof: a write to one of them (a service identity's last-bind stamp) says
+    nothing about the copy. Accounts are in it even without an address (one that lost it)."""
     import ldap as libldap  # noqa: PLC0415
 
     csn = _newest_csn(cookie or "")
     if csn is None:
         return False
-    newer = f"(&(entryCSN>={csn})(!(entryCSN={csn})))"
+    newer = f"(&(|{SYNC_FILTER}(objectClass=govmailAccount))(entryCSN>={csn})(!(entryCSN={csn})))"
     try:
         found = directory.conn.search_ext_s(suffix, libldap.SCOPE_SUBTREE, newer, ["1.1"], sizelimit=1)
     except libldap.SIZELIMIT_EXCEEDED:
