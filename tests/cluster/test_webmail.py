@@ -6,13 +6,11 @@ in the Sieve script of that backend and no other. Screenshots go to var/artifact
 from __future__ import annotations
 
 import secrets
-import time
 
 import pytest
 from browser import chromium_for, close, screenshot
-from roundcube_ui import WAIT, logged_in, login, wait
+from roundcube_ui import WAIT, logged_in, login, save_out_of_office, wait
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as ec
 
 from .conftest import BACKENDS, DOMAIN, MX, VAR, Cluster, count_on, on, wait_for
 
@@ -48,15 +46,8 @@ def test_webmail_logs_in_through_the_proxy_to_the_accounts_backend(cluster: Clus
     screenshot(browser, f"cluster-webmail-{node}-inbox")
 
     # An out-of-office reply written in webmail: ManageSieve through the proxy, stored on the backend.
-    browser.get(f"{WEB}/?_task=settings&_action=plugin.managesieve-vacation&_framed=1")
-    wait(browser, ec.presence_of_element_located((By.ID, "vacation_reason")))
-    browser.find_element(By.ID, "vacation_subject").send_keys(f"Vang mat {secrets.token_hex(3)}")
-    browser.find_element(By.ID, "vacation_reason").send_keys("Tôi đang đi công tác.")
-    browser.execute_script("document.getElementById('vacation_status').value = 'on';")
-    browser.execute_script("rcmail.command('plugin.managesieve-save')")
-    deadline = time.monotonic() + WAIT
-    while "vacation" not in _sieve_script(node, address):
-        assert time.monotonic() < deadline, f"no vacation script on {node} for {address}"
-        time.sleep(0.5)
+    save_out_of_office(browser, WEB, f"Vang mat {secrets.token_hex(3)}", "Tôi đang đi công tác.",
+                       f"cluster-webmail-{node}-vacation")  # fmt: skip
+    wait_for(f"a vacation script on {node} for {address}", lambda: "vacation" in _sieve_script(node, address), WAIT)
     assert _sieve_script(other, address) == ""
     assert _sieve_script(MX, address) == ""  # the front keeps no mail state of its own

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import ldap3
 import pytest
 from browser import chromium_for, close, screenshot
-from roundcube_ui import WAIT, logged_in, login, wait
+from roundcube_ui import WAIT, logged_in, login, save_out_of_office, wait
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
@@ -93,14 +93,8 @@ def test_out_of_office_reply(lab: Lab, make_account, web, browser) -> None:
     login(browser, web, away.mail, away.password)
     logged_in(browser)
     # the form Roundcube shows in the settings frame, loaded on its own (_framed=1)
-    browser.get(f"{web}/?_task=settings&_action=plugin.managesieve-vacation&_framed=1")
-    wait(browser, ec.presence_of_element_located((By.ID, "vacation_reason")))
     reply_subject = f"Vang mat {secrets.token_hex(3)}"  # ASCII: found in the raw message as typed
-    browser.find_element(By.ID, "vacation_subject").send_keys(reply_subject)
-    browser.find_element(By.ID, "vacation_reason").send_keys("Tôi đang đi công tác, sẽ trả lời sau.")
-    browser.execute_script("var s = document.getElementById('vacation_status'); s.value = 'on';")
-    screenshot(browser, "webmail-vacation")
-    browser.execute_script("rcmail.command('plugin.managesieve-save')")
+    save_out_of_office(browser, web, reply_subject, "Tôi đang đi công tác, sẽ trả lời sau.", "webmail-vacation")
     # Pigeonhole holds the script now (ManageSieve wrote it into the mail home)
     deadline = time.monotonic() + WAIT
     while (
