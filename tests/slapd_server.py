@@ -269,6 +269,19 @@ olcSpSessionlog: 10000
 
     def restart(self) -> None:
         self.kill()
+        self._relaunch()
+
+    def set_context_csn(self, csn: str) -> None:
+        """Stop the server, set the suffix's contextCSN (syncprov's newest change) to ``csn`` by
+        slapmodify, and start again: the state syncprov is in when its contextCSN stays behind."""
+        self.kill()
+        ldif = f"dn: {self.suffix}\nchangetype: modify\nreplace: contextCSN\ncontextCSN: {csn}\n-\n"
+        subprocess.run(
+            ["slapmodify", "-n1", "-F", str(self.dir / "slapd.d")], input=ldif.encode(), check=True, capture_output=True
+        )
+        self._relaunch()
+
+    def _relaunch(self) -> None:
         self.process = subprocess.Popen(
             [SLAPD, "-d", "0", "-F", str(self.dir / "slapd.d"), "-h", f"{self.uri}/ {self.ldapi}"],
             stdout=subprocess.DEVNULL,

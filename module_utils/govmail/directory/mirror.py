@@ -18,11 +18,14 @@ import os
 from pathlib import Path
 
 from .layout import ATTRIBUTES, Layout, split_entries
-from .ldap_client import Directory, SyncState
+from .ldap_client import REPLACE, Directory, SyncState
 
 FORMAT = "govmail-mirror/2"  # 2: entries carry govmailMailHost
 SYNC_FILTER = "(mail=*)"
 SYNC_ATTRIBUTES = [*ATTRIBUTES, "govmailManaged", "objectClass"]
+# Written (always the same value) on the accounts branch when a pipelined apply left the
+# contextCSN behind: see advance_context_csn.
+ANCHOR = "Official mail accounts, managed by govmail"
 
 
 def mirror_path(directory: Path, ldap: dict) -> Path:
@@ -119,8 +122,9 @@ def read(directory: Directory, layout: Layout, path: Path | None) -> tuple[list[
     """(managed accounts, unmanaged address → DN, how they were read).
 
     ``how`` is ``sync`` (changes since the saved cookie), ``sync-full`` (no usable copy, or the
-    cookie refused: everything, by a refresh without a cookie) or ``paged`` (no content
-    synchronisation, or a refresh that cannot be proven complete: a full paged read, nothing saved).
+    cookie refused: everything, by a refresh without a cookie), ``paged`` (no content
+    synchronisation: a full paged read, nothing saved) or ``paged-unproven`` (the refresh answered
+    but cannot be proven complete: a full paged read, nothing saved).
     """
     database = _suffix_uuid(directory, layout.suffix)
     saved = _load(path, database)
@@ -129,15 +133,27 @@ def read(directory: Directory, layout: Layout, path: Path | None) -> tuple[list[
     how = "sync"
     if state is None:
         how = "sync-full"
-        state = _refreshed(directory, layout.suffix, SyncState())
-    if state is None:
-        forget(path)
-        current, unmanaged = split_entries(directory.search(layout.suffix, SYNC_FILTER, SYNC_ATTRIBUTES))
-        return current, unmanaged, "paged"
+        fresh = SyncState()
+        state = _refreshed(directory, layout.suffix, fresh)
+        if state is None:  # the paged read; "unproven" when the server did answer the refresh
+            forget(path)
+            current, unmanaged = split_entries(directory.search(layout.suffix, SYNC_FILTER, SYNC_ATTRIBUTES))
+            return current, unmanaged, "paged-unproven" if fresh.cookie else "paged"
     if how != "sync" or state.changed or state.cookie != cookie_before:  # unchanged: the saved copy stands
         _save(path, database, state)
     current, unmanaged = split_entries(state.entries.values())
     return current, unmanaged, how
+
+
+def advance_context_csn(directory: Directory, layout: Layout) -> None:
+    """One more write, after every write of the run has been answered.
+
+    syncprov moves the contextCSN (the newest change a refresh covers) past a write only when no
+    write with an older CSN is still pending; when the writes of a pipeline finish out of order,
+    it can stay behind the newest of them until the next write, and no refresh can be proven
+    complete until then. This is that next write: the same value each time, on the accounts
+    branch (not an account), so only its entryCSN and modifyTimestamp change."""
+    directory.modify(layout.accounts_dn, {"description": (REPLACE, [ANCHOR])})
 
 
 def refresh_after_apply(directory: Directory, layout: Layout, path: Path | None) -> None:
@@ -145,6 +161,8 @@ def refresh_after_apply(directory: Directory, layout: Layout, path: Path | None)
     if path is None:
         return
     try:
-        read(directory, layout, path)
+        if read(directory, layout, path)[2] == "paged-unproven":
+            advance_context_csn(directory, layout)
+            read(directory, layout, path)
     except Exception:
         forget(path)
