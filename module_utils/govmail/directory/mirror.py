@@ -118,14 +118,9 @@ def _refreshed(directory: Directory, suffix: str, state: SyncState) -> SyncState
     return state if _complete(directory, suffix, state.cookie) else None
 
 
-def read(directory: Directory, layout: Layout, path: Path | None) -> tuple[list[dict], dict[str, str], str]:
-    """(managed accounts, unmanaged address → DN, how they were read).
-
-    ``how`` is ``sync`` (changes since the saved cookie), ``sync-full`` (no usable copy, or the
-    cookie refused: everything, by a refresh without a cookie), ``paged`` (no content
-    synchronisation: a full paged read, nothing saved) or ``paged-unproven`` (the refresh answered
-    but cannot be proven complete: a full paged read, nothing saved).
-    """
+def _synced(directory: Directory, layout: Layout, path: Path | None) -> tuple[SyncState | None, str]:
+    """The copy brought up to date by a refresh and saved, and how (``read`` names the ways); None
+    (and the saved copy forgotten) when no refresh can be used: the caller reads in full."""
     database = _suffix_uuid(directory, layout.suffix)
     saved = _load(path, database)
     cookie_before = saved.cookie if saved is not None else None
@@ -135,13 +130,27 @@ def read(directory: Directory, layout: Layout, path: Path | None) -> tuple[list[
         how = "sync-full"
         fresh = SyncState()
         state = _refreshed(directory, layout.suffix, fresh)
-        if state is None:  # the paged read; "unproven" when the server did answer the refresh
+        if state is None:  # "unproven" when the server did answer the refresh
             forget(path)
-            current, unmanaged = split_entries(directory.search(layout.suffix, SYNC_FILTER, SYNC_ATTRIBUTES))
-            return current, unmanaged, "paged-unproven" if fresh.cookie else "paged"
+            return None, "paged-unproven" if fresh.cookie else "paged"
     if how != "sync" or state.changed or state.cookie != cookie_before:  # unchanged: the saved copy stands
         _save(path, database, state)
-    current, unmanaged = split_entries(state.entries.values())
+    return state, how
+
+
+def read(directory: Directory, layout: Layout, path: Path | None) -> tuple[list[dict], dict[str, str], str]:
+    """(managed accounts, unmanaged address → DN, how they were read).
+
+    ``how`` is ``sync`` (changes since the saved cookie), ``sync-full`` (no usable copy, or the
+    cookie refused: everything, by a refresh without a cookie), ``paged`` (no content
+    synchronisation: a full paged read, nothing saved) or ``paged-unproven`` (the refresh answered
+    but cannot be proven complete: a full paged read, nothing saved).
+    """
+    state, how = _synced(directory, layout, path)
+    if state is None:
+        current, unmanaged = split_entries(directory.search(layout.suffix, SYNC_FILTER, SYNC_ATTRIBUTES))
+    else:
+        current, unmanaged = split_entries(state.entries.values())
     return current, unmanaged, how
 
 
@@ -157,12 +166,13 @@ def advance_context_csn(directory: Directory, layout: Layout) -> None:
 
 
 def refresh_after_apply(directory: Directory, layout: Layout, path: Path | None) -> None:
-    """Bring the saved copy up to date after this run's own writes (so the next run reads little)."""
+    """Bring the saved copy up to date after this run's own writes (so the next run reads little).
+    Only the copy: when none can be saved, nothing is read in full here."""
     if path is None:
         return
     try:
-        if read(directory, layout, path)[2] == "paged-unproven":
+        if _synced(directory, layout, path)[1] == "paged-unproven":
             advance_context_csn(directory, layout)
-            read(directory, layout, path)
+            _synced(directory, layout, path)
     except Exception:
         forget(path)
